@@ -1,0 +1,291 @@
+"""The `ungp` command line: ingest, search, ask, serve. Each command's docstring is its --help."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.records import Answer, IngestReport
+from assistant.retrieve import Filters
+from assistant.service import Assistant
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _assistant(ctx: click.Context) -> Assistant:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn the assistant's typed errors into one readable sentence and exit code 1."""
+    try:
+        yield
+    except AssistantError as exc:
+        err_console.print(f"[red]Error:[/red] {escape(str(exc))}")
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="UNGP_CORPUS_DIR",
+    help="Folder of letters (*.pdf, *.txt, *.md). Default: ./corpus",
+)
+@click.option(
+    "--index-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="UNGP_INDEX_DIR",
+    help="Where indexes are built. Default: ./indexes",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.pass_context
+def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, verbose: bool) -> None:
+    """Grounded, cited answers about the UN Guiding Principles on Business and Human Rights, from UN
+    Special Procedures letters.
+
+    \b
+    Example:
+      ungp ingest && ungp ask "What does Guiding Principle 22 require?"
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    overrides: dict[str, Any] = {}
+    if corpus_dir:
+        overrides["corpus_dir"] = corpus_dir
+    if index_dir:
+        overrides["index_dir"] = index_dir
+    ctx.obj = Assistant(Settings(**overrides))
+
+
+def run_ingest(assistant: Assistant, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+    """Ingest with a progress bar; shared by `ingest` and `serve`."""
+    with Progress(
+        TextColumn("[bold]Indexing[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar.update(task, description=name, completed=done, total=total)
+
+        report = assistant.ingest(rebuild=rebuild, progress=progress)
+    _print_report(report)
+    return report
+
+
+def _print_report(report: IngestReport) -> None:
+    err_console.print(
+        f"Indexed {len(report.added)} new and {len(report.updated)} changed document(s) "
+        f"({report.chunks_indexed} chunks), removed {len(report.removed)}, "
+        f"{len(report.unchanged)} unchanged, in {report.seconds:.1f} s."
+    )
+    if report.skipped:
+        table = Table("skipped file", "reason", title="Files not indexed", title_style="yellow")
+        for item in report.skipped:
+            table.add_row(escape(item.name), escape(item.reason))
+        err_console.print(table)
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Re-index every file, even unchanged ones.")
+@click.pass_context
+def ingest(ctx: click.Context, rebuild: bool) -> None:
+    """Index the corpus folder. Unchanged files are skipped (content hash); changed files are re-indexed;
+    deleted files are removed; unreadable files are listed with the reason and skipped.
+
+    \b
+    Example:
+      ungp --corpus ~/letters ingest
+    """
+    with _friendly_errors():
+        run_ingest(_assistant(ctx), rebuild=rebuild)
+
+
+def _filters(reference: str | None, section: str | None, principle: int | None) -> Filters:
+    return Filters(reference=reference, section=section, principle=principle)
+
+
+def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--principle", type=click.IntRange(1, 31), help="Only passages citing this principle."
+    )(command)
+    command = click.option(
+        "--section", type=click.Choice(["body", "questions", "annex"]), help="Only this section."
+    )(command)
+    return click.option("--reference", help="Only this letter, e.g. 'AL OTH 170/2021'.")(command)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", type=click.IntRange(1, 50), default=5, show_default=True, help="How many passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_filter_options
+@click.pass_context
+def search(
+    ctx: click.Context,
+    query: str,
+    k: int,
+    as_json: bool,
+    reference: str | None,
+    section: str | None,
+    principle: int | None,
+) -> None:
+    """Show the passages that best match QUERY, best first.
+
+    \b
+    Example:
+      ungp search "tracking effectiveness" -k 3
+    """
+    with _friendly_errors():
+        passages = _assistant(ctx).search(query, k, _filters(reference, section, principle))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{**asdict(p.chunk), "score": p.score} for p in passages], indent=2, ensure_ascii=False
+            )
+        )
+        return
+    for rank, passage in enumerate(passages, start=1):
+        chunk = passage.chunk
+        principles = f" · GP {', '.join(map(str, chunk.principles))}" if chunk.principles else ""
+        console.print(
+            f"[bold]{rank}. {escape(chunk.reference or chunk.document)}[/bold] p. {chunk.page} · "
+            f"{chunk.section}{principles} · score {passage.score:.3f}"
+        )
+        console.print(f"   {escape(' '.join(chunk.text.split()))}\n")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the /ask shape).")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the corpus, with numbered citations and verbatim quotes.
+
+    \b
+    Example:
+      ungp ask "By when will the letter be made public?"
+    """
+    with _friendly_errors():
+        answer = _assistant(ctx).ask(question)
+    if as_json:
+        click.echo(json.dumps(answer_dict(answer), indent=2, ensure_ascii=False))
+        return
+    print_answer(answer)
+
+
+def answer_dict(answer: Answer) -> dict[str, Any]:
+    """The /ask JSON shape of an answer."""
+    return {
+        "answer": answer.answer,
+        "grounded": answer.grounded,
+        "citations": [
+            {
+                "id": c.id,
+                "document": c.document,
+                "reference": c.reference,
+                "page": c.page,
+                "principles": list(c.principles),
+                "quote": c.quote,
+                "section": c.section,
+            }
+            for c in answer.citations
+        ],
+        "support": round(answer.support, 4),
+        "mode": answer.mode,
+        "note": answer.note,
+    }
+
+
+def print_answer(answer: Answer) -> None:
+    """An answer for people: the text, then its sources."""
+    if not answer.grounded:
+        console.print("[yellow]Not supported by the corpus.[/yellow]")
+    console.print(escape(answer.answer))
+    if answer.citations:
+        console.print("\n[bold]Sources[/bold]")
+    for c in answer.citations:
+        principles = f", GP {', '.join(map(str, c.principles))}" if c.principles else ""
+        console.print(f" [{c.id}] {escape(c.reference or '')} {escape(c.document)}, p. {c.page}{principles}")
+        console.print(f"     [dim]“{escape(' '.join(c.quote.split()))}”[/dim]")
+
+
+@cli.command()
+@click.pass_context
+def documents(ctx: click.Context) -> None:
+    """List the indexed documents.
+
+    \b
+    Example:
+      ungp documents
+    """
+    table = Table("document", "reference", "date", "addressee", "pages", "chunks")
+    with _friendly_errors():
+        for d in _assistant(ctx).documents():
+            table.add_row(
+                escape(d.name),
+                d.reference or "",
+                d.date or "",
+                escape(d.addressee or ""),
+                str(d.pages),
+                str(d.chunks),
+            )
+    console.print(table)
+
+
+@cli.command()
+@click.option("--host", envvar="UNGP_HOST", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", envvar="UNGP_PORT", type=int, default=8000, show_default=True, help="Port to listen on."
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the HTTP API (docs at /docs), indexing the corpus first if the index is missing or stale.
+
+    \b
+    Example:
+      ungp serve --port 8080
+    """
+    import uvicorn
+
+    from assistant.api import create_app
+
+    assistant = _assistant(ctx)
+    with _friendly_errors():
+        if assistant.is_stale():
+            run_ingest(assistant)
+    err_console.print(f"Serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ungp")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The error tree: every failure a user can act on, with a message that says what to do."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the assistant raises on purpose."""
+
+
+class DocumentRejected(AssistantError):
+    """A file cannot be ingested (unreadable, encrypted, no text layer, wrong type, too large)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class IndexNotReady(AssistantError):
+    """The index has not been built yet, or is being built."""
+
+
+class BadQuestion(AssistantError):
+    """The question cannot be answered as asked (empty, too long)."""
+
+
+class DocumentNotFound(AssistantError):
+    """No ingested document has that name."""

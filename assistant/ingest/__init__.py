@@ -1,0 +1,1 @@
+"""Text in, chunks out: PDF and text reading, cleaning, principle and letter recognition, chunking."""

@@ -1,0 +1,204 @@
+"""Split a document along its own structure: paragraphs, numbered questions, quoted principles with their
+lists, the annex; a sentence that runs over a page break stays whole."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.ingest.letters import LetterHeader
+from assistant.ingest.principles import find_principles
+from assistant.ingest.sentences import split_sentences
+from assistant.records import Chunk, Page
+
+MAX_CHUNK_CHARS = 1600
+SHORT_LINE_CHARS = 140
+NUMBERED = re.compile(r"^(\d{1,2})[.)]\s+\S")
+LIST_ITEM = re.compile(r"^(?:[-•–]\s*)?(?:\(?[a-z]{1,3}\)|[-•–])\s+\S")
+SECTION_HEADING = re.compile(r"^(annex|appendix)\b", re.IGNORECASE)
+TERMINAL = re.compile(r"[.!?;:][”’\"')\]]*$|[”’\"')\]][.!?;:]?\)?\.?$")
+
+
+@dataclass
+class _Paragraph:
+    text: str
+    pages: list[int]
+
+
+@dataclass
+class _Group:
+    paragraphs: list[_Paragraph]
+    section: str
+    kind: str = "paragraph"
+    question_number: int | None = None
+    open_for_next: bool = False
+
+    @property
+    def pages(self) -> list[int]:
+        return sorted({n for p in self.paragraphs for n in p.pages})
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.paragraphs)
+
+
+@dataclass
+class _State:
+    section: str = "body"
+    groups: list[_Group] = field(default_factory=list)
+    next_question: int = 1
+
+
+def chunk_document(
+    name: str, pages: list[Page], content_hash: str, header: LetterHeader | None = None
+) -> list[Chunk]:
+    """Structural chunks of one document, each with pages, section, principles and letter metadata."""
+    paragraphs = _flow(pages)
+    state = _State()
+    for paragraph in paragraphs:
+        _place(paragraph, state)
+    groups = [piece for group in state.groups for piece in _split_long(group)]
+    footnotes = [
+        _Group([_Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
+        for page in pages
+        for note in page.footnotes
+    ]
+    chunks = []
+    for index, group in enumerate(groups + footnotes):
+        principles = find_principles(group.text)
+        chunks.append(
+            Chunk(
+                id=f"{content_hash[:16]}:{index:04d}",
+                document=name,
+                text=group.text,
+                page=group.pages[0],
+                pages=tuple(group.pages),
+                section=group.section,
+                principles=principles,
+                reference=header.reference if header else None,
+                date=header.date if header else None,
+                kind=_kind(group, principles),
+                question_number=group.question_number,
+                addressee=header.addressee if header else None,
+            )
+        )
+    return chunks
+
+
+def _kind(group: _Group, principles: tuple[int, ...]) -> str:
+    if group.section == "annex" and principles:
+        return "principle"
+    if group.kind in ("block", "heading") and not all(_is_short(p.text) for p in group.paragraphs):
+        return "paragraph"
+    return group.kind
+
+
+def ends_sentence(text: str) -> bool:
+    """True when `text` ends like a finished sentence or clause (period, colon, closing quote...)."""
+    return bool(TERMINAL.search(text.rstrip()))
+
+
+def _flow(pages: list[Page]) -> list[_Paragraph]:
+    """Paragraphs in reading order; one cut by a page break is joined back with its continuation."""
+    flowed: list[_Paragraph] = []
+    for page in pages:
+        for position, text in enumerate(page.paragraphs):
+            if position == 0 and flowed and _continues(flowed[-1].text, text):
+                flowed[-1].text = f"{flowed[-1].text} {text}"
+                flowed[-1].pages.append(page.number)
+            else:
+                flowed.append(_Paragraph(text, [page.number]))
+    return flowed
+
+
+def _continues(before: str, after: str) -> bool:
+    if ends_sentence(before) or NUMBERED.match(after) or SECTION_HEADING.match(after):
+        return False
+    return after[:1].islower() or before.rstrip().endswith((",", "-", "–"))
+
+
+def _is_short(text: str) -> bool:
+    return len(text) < SHORT_LINE_CHARS and not text.rstrip().endswith((".", "?", "!", ".”", "?”"))
+
+
+def _place(paragraph: _Paragraph, state: _State) -> None:
+    """Attach a paragraph to the open group or start a new one, tracking the letter's sections."""
+    text = paragraph.text
+    last = state.groups[-1] if state.groups else None
+    if SECTION_HEADING.match(text) and len(text) < SHORT_LINE_CHARS:
+        state.section = "annex"
+        state.groups.append(_Group([paragraph], state.section, "heading", open_for_next=True))
+        return
+    numbered = NUMBERED.match(text)
+    if numbered and int(numbered.group(1)) == state.next_question and _opens_questions(last, state):
+        state.section = "questions"
+        state.next_question += 1
+        state.groups.append(_Group([paragraph], state.section, "question", int(numbered.group(1))))
+        return
+    if state.section == "questions" and not LIST_ITEM.match(text):
+        state.section = "body"
+    if last is not None and (
+        last.open_for_next
+        or _is_heading(last)
+        or LIST_ITEM.match(text)
+        or (_is_short(text) and not ends_sentence(last.paragraphs[-1].text))
+        or (_is_short(text) and last.kind == "block")
+    ):
+        last.paragraphs.append(paragraph)
+        last.open_for_next = text.rstrip().endswith(":") or (last.kind == "heading" and _is_short(text))
+        if last.kind == "heading" and not last.open_for_next:
+            last.kind = "paragraph"
+        return
+    kind = "block" if _is_short(text) else "paragraph"
+    state.groups.append(_Group([paragraph], state.section, kind, open_for_next=text.rstrip().endswith(":")))
+
+
+def _is_heading(group: _Group) -> bool:
+    """A lone short line without closing punctuation ("Annex", a Markdown title) leads what follows."""
+    if group.kind != "block" or len(group.paragraphs) != 1:
+        return False
+    text = group.paragraphs[0].text.rstrip()
+    return len(text) < 80 and not text.endswith((",", ".", ";", "?", "!"))
+
+
+def _opens_questions(last: _Group | None, state: _State) -> bool:
+    if state.section == "questions":
+        return True
+    return last is not None and last.paragraphs[-1].text.rstrip().endswith(":")
+
+
+def _split_long(group: _Group) -> list[_Group]:
+    """Keep chunks readable: a group over the limit is cut between paragraphs, then between sentences."""
+    if len(group.text) <= MAX_CHUNK_CHARS:
+        return [group]
+    pieces: list[_Group] = []
+    current: list[_Paragraph] = []
+    for paragraph in group.paragraphs:
+        for part in _sentence_pieces(paragraph):
+            if current and sum(len(p.text) + 1 for p in current) + len(part.text) > MAX_CHUNK_CHARS:
+                pieces.append(_Group(current, group.section, group.kind, group.question_number))
+                current = []
+            current.append(part)
+    if current:
+        pieces.append(_Group(current, group.section, group.kind, group.question_number))
+    return pieces
+
+
+def _sentence_pieces(paragraph: _Paragraph) -> list[_Paragraph]:
+    if len(paragraph.text) <= MAX_CHUNK_CHARS:
+        return [paragraph]
+    pieces, current = [], ""
+    for sentence in split_sentences(paragraph.text):
+        if current and len(current) + len(sentence) + 1 > MAX_CHUNK_CHARS:
+            pieces.append(_Paragraph(current, list(paragraph.pages)))
+            current = sentence
+        else:
+            current = f"{current} {sentence}".strip()
+    if current:
+        pieces.append(_Paragraph(current, list(paragraph.pages)))
+    return pieces
+
+
+def _section_at(groups: list[_Group], page: int) -> str:
+    sections = [g.section for g in groups if page in g.pages]
+    return sections[-1] if sections else "body"

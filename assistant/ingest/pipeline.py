@@ -1,0 +1,114 @@
+"""Walk the corpus folder and turn each changed file into chunks, reporting progress through a callback."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import DocumentRejected
+from assistant.ingest.chunk import chunk_document
+from assistant.ingest.clean import clean_pdf_pages, clean_text_pages
+from assistant.ingest.letters import read_letter_header
+from assistant.ingest.pdf import read_pdf
+from assistant.records import Chunk, DocumentInfo, Page, Skipped
+
+SUFFIXES = (".pdf", ".txt", ".md")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """One file read, cleaned and chunked, ready for the index."""
+
+    info: DocumentInfo
+    chunks: list[Chunk]
+    pages: list[Page]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an ingest run has to do, given what the index already holds."""
+
+    changed: list[tuple[Path, str, str]]  # (path, document name, sha256)
+    unchanged: list[str]
+    removed: list[str]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every indexable file under `corpus_dir`, in a stable order (hidden files and READMEs skipped)."""
+    if not corpus_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in corpus_dir.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
+        and path.stem.upper() != "README"
+    )
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes: the identity ingest uses to skip unchanged files."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def plan_ingest(corpus_dir: Path, indexed: dict[str, str], rebuild: bool = False) -> Plan:
+    """Compare the corpus folder with the index: which files are new or changed, which are gone."""
+    changed, unchanged = [], []
+    present = set()
+    for path in corpus_files(corpus_dir):
+        name = path.relative_to(corpus_dir).as_posix()
+        present.add(name)
+        sha = file_hash(path)
+        if not rebuild and indexed.get(name) == sha:
+            unchanged.append(name)
+        else:
+            changed.append((path, name, sha))
+    removed = sorted(set(indexed) - present)
+    return Plan(changed, unchanged, removed)
+
+
+def parse_document(path: Path, name: str, sha: str, max_pages: int | None = None) -> ParsedDocument:
+    """Read, clean and chunk one file; raises `DocumentRejected` with the reason it cannot be used."""
+    if path.suffix.lower() == ".pdf":
+        pages = clean_pdf_pages(read_pdf(path, max_pages=max_pages))
+    else:
+        try:
+            pages = clean_text_pages(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DocumentRejected(name, "the text file is not UTF-8") from exc
+    if not any(page.paragraphs for page in pages):
+        raise DocumentRejected(name, "no text found in the document")
+    header = read_letter_header(pages[0])
+    chunks = chunk_document(name, pages, sha, header)
+    info = DocumentInfo(
+        name=name,
+        pages=len(pages),
+        chunks=len(chunks),
+        sha256=sha,
+        reference=header.reference if header else None,
+        date=header.date if header else None,
+        addressee=header.addressee if header else None,
+    )
+    return ParsedDocument(info, chunks, pages)
+
+
+def parse_changed(
+    plan: Plan, progress: Progress | None = None, max_pages: int | None = None
+) -> Iterator[ParsedDocument | Skipped]:
+    """Parse each changed file in turn; a file that cannot be read yields `Skipped` with its reason."""
+    total = len(plan.changed)
+    for done, (path, name, sha) in enumerate(plan.changed, start=1):
+        try:
+            yield parse_document(path, name, sha, max_pages=max_pages)
+        except DocumentRejected as exc:
+            yield Skipped(name, exc.reason)
+        if progress:
+            progress(name, done, total)

@@ -1,0 +1,27 @@
+"""Find the Guiding Principle numbers a text refers to ("Guiding Principle 22", "GP 15", "Principles 25 to
+31", "Commentary to Guiding Principle 19")."""
+
+from __future__ import annotations
+
+import re
+
+HIGHEST_PRINCIPLE = 31
+_NUMBERS = r"\d{1,2}(?:\s*(?:-|–|—|to|through|and|or|,|&)\s*\d{1,2})*"
+PRINCIPLE_REFERENCE = re.compile(
+    rf"\b(?:UNGPs?|GPs?|(?:guiding\s+)?principles?)\s*(?:no\.?|nos\.?|#)?\s*({_NUMBERS})\b",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"(\d{1,2})\s*(?:-|–|—|to|through)\s*(\d{1,2})", re.IGNORECASE)
+
+
+def find_principles(text: str) -> tuple[int, ...]:
+    """Sorted, distinct principle numbers (1-31) that `text` names, ranges expanded."""
+    found: set[int] = set()
+    for match in PRINCIPLE_REFERENCE.finditer(text):
+        numbers = match.group(1)
+        for low, high in _RANGE.findall(numbers):
+            first, last = int(low), int(high)
+            if first < last:
+                found.update(range(first, last + 1))
+        found.update(int(n) for n in re.findall(r"\d{1,2}", numbers))
+    return tuple(sorted(n for n in found if 1 <= n <= HIGHEST_PRINCIPLE))
