@@ -112,17 +112,25 @@ def _print_report(report: IngestReport) -> None:
 
 @cli.command()
 @click.option("--rebuild", is_flag=True, help="Re-index every file, even unchanged ones.")
+@click.option(
+    "--strict", is_flag=True, help="Exit with status 1 when any file was skipped (for scripts and CI)."
+)
 @click.pass_context
-def ingest(ctx: click.Context, rebuild: bool) -> None:
+def ingest(ctx: click.Context, rebuild: bool, strict: bool) -> None:
     """Index the corpus folder. Unchanged files are skipped (content hash); changed files are re-indexed;
-    deleted files are removed; unreadable files are listed with the reason and skipped.
+    deleted files are removed; unreadable files (damaged, encrypted, scanned without text, empty, not a
+    PDF, over UNGP_MAX_DOCUMENT_PAGES or UNGP_MAX_DOCUMENT_MB) are listed with the reason and skipped,
+    and everything else is indexed.
 
     \b
     Example:
-      ungp --corpus ~/letters ingest
+      ungp --corpus ~/letters ingest --strict
     """
     with _friendly_errors():
-        run_ingest(_assistant(ctx), rebuild=rebuild)
+        report = run_ingest(_assistant(ctx), rebuild=rebuild)
+    if strict and report.skipped:
+        err_console.print(f"[red]Error:[/red] {len(report.skipped)} file(s) skipped (--strict).")
+        sys.exit(1)
 
 
 def _filters(reference: str | None, section: str | None, principle: int | None) -> Filters:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RATE_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$", re.IGNORECASE)
+PERIOD_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 class Settings(BaseSettings):
@@ -40,3 +44,56 @@ class Settings(BaseSettings):
         description="Evidence threshold below which an answer is refused (grounded: false). "
         "Tuned on the 'tune' half of eval/questions.jsonl.",
     )
+
+    # -- hardening: limits, access control, deployment ------------------------------------------------
+    max_document_pages: int = Field(
+        default=500,
+        ge=1,
+        description="Documents with more pages are skipped at ingest and refused on upload "
+        "(a letter has a handful; a 2,000-page PDF is usually a mistake).",
+    )
+    max_document_mb: float = Field(
+        default=50.0,
+        gt=0,
+        description="Files larger than this many megabytes are skipped at ingest and refused on upload.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, every endpoint except /health needs 'Authorization: Bearer <key>'.",
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Key for document changes (POST /documents, DELETE /documents/{name}); also "
+        "accepted wherever the API key is. Document changes over HTTP are disabled while unset.",
+    )
+    rate_limit: str = Field(
+        default="off",
+        description="Requests per client address, e.g. '60/minute', '5/second', '1000/hour', or 'off'. "
+        "Over the limit: 429 with Retry-After. /health is never limited.",
+        examples=["60/minute"],
+    )
+    chroma_host: str | None = Field(
+        default=None,
+        description="Host of a Chroma server (`chroma run`) to hold the vectors instead of the embedded "
+        "store under index_dir; the lexical index stays local and is rebuilt from it.",
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535, description="Port of the Chroma server.")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="`ungp serve` log lines: 'json' (one object per line, with the request id) or 'text'.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_is_readable(cls, value: str) -> str:
+        match = RATE_LIMIT.match(value)
+        if value.strip().lower() == "off" or (match and int(match.group(1)) > 0):
+            return value.strip().lower()
+        raise ValueError(f"rate_limit must look like '60/minute', '5/second' or 'off', not {value!r}")
+
+    def rate_limit_window(self) -> tuple[int, float] | None:
+        """(requests, period in seconds) of the rate limit, or None when it is off."""
+        match = RATE_LIMIT.match(self.rate_limit)
+        if match is None:
+            return None
+        return int(match.group(1)), PERIOD_SECONDS[match.group(2).lower()]

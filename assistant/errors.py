@@ -16,6 +16,10 @@ class DocumentRejected(AssistantError):
         self.reason = reason
 
 
+class DocumentTooLarge(DocumentRejected):
+    """An upload is over the configured size limit (UNGP_MAX_DOCUMENT_MB)."""
+
+
 class IndexNotReady(AssistantError):
     """The index has not been built yet, or is being built."""
 

@@ -3,7 +3,12 @@
 SQLite is the record of what is indexed. A document is written to Chroma first, then committed to
 SQLite in one transaction; vectors that SQLite does not list (left by a crash between the two) are
 never returned and are swept on the next open. Readers work on an immutable snapshot that a writer
-swaps in whole, so a query never sees half a document.
+swaps in whole, so a query never sees half a document. A killed ingest therefore leaves every document
+either fully indexed in its old version or fully in its new one (tests/test_crash.py kills a real one).
+
+With a Chroma server shared by several replicas, Chroma becomes the record instead: each vector carries
+its document's hash, page count and chunk count, so a replica rebuilds its local SQLite store (and with
+it the lexical index) from the server, taking only documents whose chunks are all there (`sync`).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -29,6 +36,9 @@ from assistant.terms import terms
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 log = logging.getLogger(__name__)
 COLLECTION = "chunks"
+CHROMA_BATCH = 1000
+# A long ingest publishes a new snapshot when the last rebuild cost less than this share of the time since.
+PUBLISH_SHARE = 0.1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, pages INTEGER NOT NULL,
@@ -68,6 +78,7 @@ class Index:
 
         index_dir.mkdir(parents=True, exist_ok=True)
         self.index_dir = index_dir
+        self.shared = bool(chroma_host)
         self._db_path = index_dir / "chunks.sqlite3"
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if chroma_host:
@@ -77,68 +88,125 @@ class Index:
         self._collection = self._client.get_or_create_collection(
             COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._batch_depth = 0
+        self._stale: set[str] = set()
+        self._published_at = 0.0
+        self._publish_cost = 0.0
         with self._db() as db:
             db.executescript(SCHEMA)
-        self._sweep_orphans()
-        self.snapshot = self._load_snapshot()
+        if self.shared:
+            self.snapshot = self._load_snapshot()
+            self.sync()
+        else:
+            self._sweep_orphans()
+            self.snapshot = self._load_snapshot()
 
     # -- writing -----------------------------------------------------------------------------------
     def replace_document(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Index `chunks` as the whole content of document `info.name`, replacing what it had."""
         with self._write_lock:
-            old_ids = self._chunk_ids(info.name)
-            if chunks:
-                for start in range(0, len(chunks), 1000):
-                    part = chunks[start : start + 1000]
-                    self._collection.upsert(
-                        ids=[c.id for c in part],
-                        embeddings=vectors[start : start + len(part)].tolist(),
-                        documents=[c.text for c in part],
-                        metadatas=[c.metadata() for c in part],  # type: ignore[misc]
-                    )
+            self._write_vectors(info, chunks, vectors)
             with self._db() as db:
                 db.execute("DELETE FROM chunks WHERE document = ?", (info.name,))
-                db.execute(
-                    "INSERT OR REPLACE INTO documents(name, sha256, pages, reference, date, addressee) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee),
-                )
-                db.executemany(
-                    "INSERT INTO chunks(id, document, position, text, metadata) VALUES (?,?,?,?,?)",
-                    [(c.id, info.name, i, c.text, json.dumps(c.metadata())) for i, c in enumerate(chunks)],
-                )
-            stale = sorted(old_ids - {c.id for c in chunks})
-            if stale:
-                self._collection.delete(ids=stale)
-            self.snapshot = self._load_snapshot()
+                self._insert(db, info, [(c.id, c.text, c.metadata()) for c in chunks])
+            new_ids = {c.id for c in chunks}
+            self._stale.update(self._vector_ids(info.name) - new_ids)
+            self._published()
 
     def remove_document(self, name: str) -> bool:
         """Forget a document everywhere; False when it was not indexed."""
         with self._write_lock:
-            ids = self._chunk_ids(name)
             with self._db() as db:
                 removed = db.execute("DELETE FROM documents WHERE name = ?", (name,)).rowcount
                 db.execute("DELETE FROM chunks WHERE document = ?", (name,))
-            if ids:
-                self._collection.delete(ids=sorted(ids))
-            self.snapshot = self._load_snapshot()
+            self._stale.update(self._vector_ids(name))
+            self._published()
             return bool(removed)
 
-    # -- reading -----------------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write many documents with fewer snapshot rebuilds: rebuilding BM25 over the whole corpus after
+        each of 1,000 letters is quadratic. Queries keep the previous snapshot meanwhile; a new one is
+        published whenever the last rebuild cost under a tenth of the time since, and at the end."""
+        with self._write_lock:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self.publish()
+
+    def publish(self) -> None:
+        """Swap in a snapshot of what SQLite holds, then drop the vectors it no longer lists (after the
+        swap, so a query running on the previous snapshot still finds the vectors it expects)."""
+        with self._write_lock:
+            started = time.perf_counter()
+            self.snapshot = self._load_snapshot()
+            self._published_at = time.perf_counter()
+            self._publish_cost = self._published_at - started
+            stale, self._stale = sorted(self._stale), set()
+            for start in range(0, len(stale), CHROMA_BATCH):
+                self._collection.delete(ids=stale[start : start + CHROMA_BATCH])
+
+    def sync(self) -> int:
+        """Bring the local store in step with a shared Chroma server (written to by other replicas):
+        documents whose chunks are all on the server are copied in, those gone from it removed.
+        Returns the number of documents changed locally. Only for a shared (server) store."""
+        if not self.shared:
+            return 0
+        with self._write_lock:
+            wanted = self._complete_versions()
+            local = {d.name: d.sha256 for d in self.snapshot.documents}
+            changes = 0
+            for name in sorted(set(local) - set(wanted)):
+                with self._db() as db:
+                    db.execute("DELETE FROM documents WHERE name = ?", (name,))
+                    db.execute("DELETE FROM chunks WHERE document = ?", (name,))
+                changes += 1
+            for name, (info, ids) in sorted(wanted.items()):
+                if local.get(name) == info.sha256:
+                    continue
+                stored = self._collection.get(ids=ids, include=["documents", "metadatas"])
+                rows = sorted(
+                    zip(stored["ids"], stored["documents"] or [], stored["metadatas"] or [], strict=True),
+                    key=lambda row: _position(row[0]),
+                )
+                with self._db() as db:
+                    db.execute("DELETE FROM chunks WHERE document = ?", (name,))
+                    self._insert(db, info, [(cid, text, dict(meta)) for cid, text, meta in rows])
+                changes += 1
+            if changes:
+                log.info("synced %d document(s) from the Chroma server", changes)
+                self.publish()
+            return changes
+
+        # -- reading -----------------------------------------------------------------------------------
+
     def documents(self) -> tuple[DocumentInfo, ...]:
         """Every indexed document with its page and chunk counts."""
         return self.snapshot.documents
+
+    def vector_count(self) -> int:
+        """Vectors in Chroma (equal to the chunk count unless a write is under way)."""
+        return int(self._collection.count())
 
     def document_hashes(self) -> dict[str, str]:
         """Document name -> content hash, to tell which files changed since the last ingest."""
         return {d.name: d.sha256 for d in self.snapshot.documents}
 
     def dense_search(
-        self, vector: np.ndarray, n: int, where: dict[str, object] | None = None
+        self,
+        vector: np.ndarray,
+        n: int,
+        where: dict[str, object] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity, best first, restricted by a Chroma `where` filter."""
-        snapshot = self.snapshot
+        """Nearest chunks by cosine similarity, best first, restricted by a Chroma `where` filter; only
+        chunks of `snapshot` (default: the current one) count."""
+        snapshot = snapshot or self.snapshot
         if not snapshot.chunks:
             return []
         result = self._collection.query(
@@ -155,10 +223,15 @@ class Index:
         return hits
 
     def lexical_search(
-        self, query: str, n: int, keep: Callable[[Chunk], bool] | None = None
+        self,
+        query: str,
+        n: int,
+        keep: Callable[[Chunk], bool] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> list[tuple[Chunk, float]]:
-        """Best BM25 matches, best first, among the chunks `keep` accepts."""
-        snapshot = self.snapshot
+        """Best BM25 matches, best first, among the chunks `keep` accepts, in `snapshot` (default: the
+        current one)."""
+        snapshot = snapshot or self.snapshot
         query_terms = terms(query)
         if snapshot.lexical is None or not query_terms:
             return []
@@ -186,9 +259,74 @@ class Index:
         finally:
             connection.close()
 
-    def _chunk_ids(self, name: str) -> set[str]:
-        with self._db() as db:
-            return {row[0] for row in db.execute("SELECT id FROM chunks WHERE document = ?", (name,))}
+    def _published(self) -> None:
+        """Publish after a write, or within a batch when a rebuild has become cheap relative to the wait."""
+        waited = time.perf_counter() - self._published_at
+        if self._batch_depth == 0 or waited > self._publish_cost / PUBLISH_SHARE:
+            self.publish()
+
+    def _write_vectors(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Upsert a document's vectors, each tagged with what a replica needs to rebuild the document
+        from the server alone (hash, pages, chunk count, write time)."""
+        extra: dict[str, Any] = {
+            "sha256": info.sha256,
+            "document_pages": info.pages,
+            "chunk_count": len(chunks),
+            "written_at": time.time(),
+        }
+        for start in range(0, len(chunks), CHROMA_BATCH):
+            part = chunks[start : start + CHROMA_BATCH]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + len(part)].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[{**c.metadata(), **extra} for c in part],  # type: ignore[misc,dict-item]
+            )
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, info: DocumentInfo, rows: list[tuple[str, str, Any]]) -> None:
+        """Record a document and its chunks (id, text, metadata) in the caller's transaction."""
+        db.execute(
+            "INSERT OR REPLACE INTO documents(name, sha256, pages, reference, date, addressee) "
+            "VALUES (?,?,?,?,?,?)",
+            (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee),
+        )
+        db.executemany(
+            "INSERT INTO chunks(id, document, position, text, metadata) VALUES (?,?,?,?,?)",
+            [(cid, info.name, i, text, json.dumps(meta)) for i, (cid, text, meta) in enumerate(rows)],
+        )
+
+    def _vector_ids(self, name: str) -> set[str]:
+        """Every vector Chroma holds for document `name`, whichever write left it there."""
+        return set(self._collection.get(where={"document": name}, include=[])["ids"])
+
+    def _complete_versions(self) -> dict[str, tuple[DocumentInfo, list[str]]]:
+        """Per document on the server, its newest version whose chunks are all present."""
+        stored = self._collection.get(include=["metadatas"])
+        versions: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+        for chunk_id, stored_meta in zip(stored["ids"], stored["metadatas"] or [], strict=True):
+            if "sha256" in stored_meta:
+                key = (str(stored_meta["document"]), str(stored_meta["sha256"]))
+                versions.setdefault(key, []).append((chunk_id, dict(stored_meta)))
+        wanted: dict[str, tuple[DocumentInfo, list[str], float]] = {}
+        for (name, sha), members in versions.items():
+            meta = members[0][1]
+            if len(members) != meta.get("chunk_count"):
+                continue  # still being written, or half-deleted
+            written = float(str(meta.get("written_at", 0)))
+            if name in wanted and wanted[name][2] >= written:
+                continue
+            info = DocumentInfo(
+                name=name,
+                pages=int(str(meta.get("document_pages", 0))),
+                chunks=len(members),
+                sha256=sha,
+                reference=_text(meta.get("reference")),
+                date=_text(meta.get("date")),
+                addressee=_text(meta.get("addressee")),
+            )
+            wanted[name] = (info, sorted((cid for cid, _ in members), key=_position), written)
+        return {name: (info, ids) for name, (info, ids, _) in wanted.items()}
 
     def _sweep_orphans(self) -> None:
         """Delete vectors that SQLite does not list: the trace of a write interrupted half-way."""
@@ -227,3 +365,12 @@ class Index:
             by_principle={n: tuple(found) for n, found in by_principle.items()},
             document_frequency=Counter(t for terms_ in chunk_terms for t in set(terms_)),
         )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _position(chunk_id: str) -> int:
+    """A chunk's place in its document, from its id ("<document key>:0007")."""
+    return int(chunk_id.rsplit(":", 1)[-1])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.embeddings import Embedder
-from assistant.index import Index
+from assistant.index import Index, Snapshot
 from assistant.ingest.principles import find_principles
 from assistant.records import Chunk, Passage
 from assistant.terms import expand_shorthand
@@ -56,13 +56,20 @@ NO_FILTERS = Filters()
 
 
 def retrieve(
-    query: str, index: Index, embedder: Embedder, k: int = 5, filters: Filters = NO_FILTERS
+    query: str,
+    index: Index,
+    embedder: Embedder,
+    k: int = 5,
+    filters: Filters = NO_FILTERS,
+    snapshot: Snapshot | None = None,
 ) -> list[Passage]:
-    """The `k` passages that best answer `query`, best first."""
+    """The `k` passages that best answer `query`, best first, all read from one snapshot of the index
+    (default: the current one), so a document replaced meanwhile never shows up half old, half new."""
+    snapshot = snapshot or index.snapshot
     depth = max(30, 4 * k)
     vector = embedder.embed_query(expand_shorthand(query))
-    dense = index.dense_search(vector, depth, filters.where())
-    lexical = index.lexical_search(query, depth, filters.accepts)
+    dense = index.dense_search(vector, depth, filters.where(), snapshot=snapshot)
+    lexical = index.lexical_search(query, depth, filters.accepts, snapshot=snapshot)
     scores: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
     dense_score = {c.id: s for c, s in dense}
@@ -73,7 +80,7 @@ def retrieve(
             chunks[chunk.id] = chunk
     asked = set(find_principles(query))
     if asked:
-        quoting = {c.id: c for n in asked for c in index.snapshot.by_principle.get(n, ())}
+        quoting = {c.id: c for n in asked for c in snapshot.by_principle.get(n, ())}
         for chunk in quoting.values():
             if filters.accepts(chunk):
                 chunks[chunk.id] = chunk

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from assistant.answer import compose
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.errors import BadQuestion, DocumentNotFound
+from assistant.errors import BadQuestion, DocumentNotFound, DocumentRejected, DocumentTooLarge
 from assistant.index import Index
-from assistant.ingest.pipeline import ParsedDocument, parse_changed, plan_ingest
+from assistant.ingest.pipeline import (
+    Limits,
+    ParsedDocument,
+    file_hash,
+    parse_changed,
+    parse_document,
+    plan_ingest,
+)
+from assistant.ingest.uploads import upload_name
 from assistant.records import Answer, DocumentInfo, IngestReport, Passage, Skipped
 from assistant.retrieve import NO_FILTERS, Filters, retrieve
 
@@ -49,7 +59,9 @@ class Assistant:
         if self._index is None:
             with self._load_lock:
                 if self._index is None:
-                    self._index = Index(self.settings.index_dir)
+                    self._index = Index(
+                        self.settings.index_dir, self.settings.chroma_host, self.settings.chroma_port
+                    )
         return self._index
 
     def warm_up(self) -> None:
@@ -70,14 +82,15 @@ class Assistant:
         deleted ones removed, unchanged ones skipped by content hash; unreadable files are reported."""
         started = time.perf_counter()
         folder = corpus_dir or self.settings.corpus_dir
-        with self._ingest_lock:
+        with self._ingest_lock, self.index.batch():
+            self.index.sync()
             known = self.index.document_hashes()
             plan = plan_ingest(folder, known, rebuild=rebuild)
             added: list[str] = []
             updated: list[str] = []
             skipped: list[Skipped] = []
             chunk_count = 0
-            for item in parse_changed(plan, progress):
+            for item in parse_changed(plan, progress, self.limits):
                 if isinstance(item, Skipped):
                     log.warning("skipped %s: %s", item.name, item.reason)
                     skipped.append(item)
@@ -100,14 +113,67 @@ class Assistant:
             seconds=time.perf_counter() - started,
         )
 
+    @property
+    def limits(self) -> Limits:
+        """The largest document ingest and upload accept."""
+        return Limits(
+            max_pages=self.settings.max_document_pages,
+            max_bytes=int(self.settings.max_document_mb * 1_000_000),
+        )
+
+    def sync(self) -> int:
+        """Pick up documents other replicas wrote to a shared Chroma server (no-op for a local index)."""
+        return self.index.sync()
+
     def _store(self, document: ParsedDocument) -> None:
         vectors = self.embedder.embed_documents([c.search_text() for c in document.chunks])
         self.index.replace_document(document.info, document.chunks, vectors)
 
+    def add_document(self, filename: str, content: bytes) -> tuple[DocumentInfo, bool]:
+        """Save an uploaded file into the corpus folder and index just that file; returns its entry and
+        whether it replaced a document of the same name. The type is read from the content, the name is
+        made safe, and a file that cannot be indexed is refused before anything is saved."""
+        max_bytes = self.limits.max_bytes or 0
+        if len(content) > max_bytes:
+            raise DocumentTooLarge(
+                filename or "upload",
+                f"the file is {len(content) / 1e6:.1f} MB, over the limit of "
+                f"{self.settings.max_document_mb:g} MB (UNGP_MAX_DOCUMENT_MB)",
+            )
+        name = upload_name(filename, content)
+        corpus = self.settings.corpus_dir
+        corpus.mkdir(parents=True, exist_ok=True)
+        # A hidden name: a folder ingest running meanwhile never picks up a half-written upload.
+        pending = corpus / f".upload-{uuid.uuid4().hex}{Path(name).suffix}"
+        with self._ingest_lock:
+            try:
+                pending.write_bytes(content)
+                try:
+                    document = parse_document(pending, name, file_hash(pending), self.limits)
+                except DocumentRejected as exc:
+                    raise DocumentRejected(name, exc.reason) from exc
+                replaced = name in self.index.document_hashes()
+                os.replace(pending, corpus / name)
+            finally:
+                pending.unlink(missing_ok=True)
+            self._store(document)
+        log.info("added %s (%d chunks, replaced: %s)", name, len(document.chunks), replaced)
+        return document.info, replaced
+
     def remove_document(self, name: str) -> None:
-        """Forget one document in every index."""
-        if not self.index.remove_document(name):
+        """Forget one document in every index and delete its file from the corpus folder (first, so an
+        interrupted removal is finished by the next ingest instead of bringing the document back)."""
+        corpus = self.settings.corpus_dir.resolve()
+        path = (corpus / name).resolve()
+        if not path.is_relative_to(corpus) or path == corpus:
             raise DocumentNotFound(f"no document named {name!r} is indexed")
+        with self._ingest_lock:
+            had_file = path.is_file()
+            if had_file:
+                path.unlink()
+            if not self.index.remove_document(name) and not had_file:
+                raise DocumentNotFound(f"no document named {name!r} is indexed")
+        log.info("removed %s", name)
 
     # -- questions -----------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[Passage]:
@@ -118,11 +184,14 @@ class Assistant:
     def ask(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
         """A grounded, cited answer to `question`, or a plain refusal when the corpus does not say."""
         question = self._checked(question)
-        passages = retrieve(question, self.index, self.embedder, max(self.settings.k, 5), filters)
+        snapshot = self.index.snapshot  # one snapshot for retrieval and answer: no torn reads mid-ingest
+        passages = retrieve(
+            question, self.index, self.embedder, max(self.settings.k, 5), filters, snapshot=snapshot
+        )
         return compose(
             question,
             passages,
-            self.index.snapshot,
+            snapshot,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )

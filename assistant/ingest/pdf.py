@@ -49,7 +49,10 @@ def read_pdf(path: Path, max_pages: int | None = None) -> list[RawPage]:
             raise DocumentRejected(name, "the PDF is encrypted with a password; save an unlocked copy")
         page_count = len(reader.pages)
         if max_pages is not None and page_count > max_pages:
-            raise DocumentRejected(name, f"{page_count} pages is over the limit of {max_pages}")
+            raise DocumentRejected(
+                name,
+                f"the PDF has {page_count} pages, over the limit of {max_pages} (UNGP_MAX_DOCUMENT_PAGES)",
+            )
         pages = [_read_page(page, number) for number, page in enumerate(reader.pages, start=1)]
     except DocumentRejected:
         raise

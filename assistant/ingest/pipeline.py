@@ -28,6 +28,17 @@ class ParsedDocument:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The largest document ingest accepts; None means no limit."""
+
+    max_pages: int | None = None
+    max_bytes: int | None = None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
 class Plan:
     """What an ingest run has to do, given what the index already holds."""
 
@@ -59,6 +70,13 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def document_key(name: str, sha: str) -> str:
+    """The prefix of a document's chunk ids: new content gets new ids (so a half-written replacement never
+    overwrites the indexed version), and two files with the same bytes under different names do not
+    collide."""
+    return hashlib.sha256(f"{name}\0{sha}".encode()).hexdigest()
+
+
 def plan_ingest(corpus_dir: Path, indexed: dict[str, str], rebuild: bool = False) -> Plan:
     """Compare the corpus folder with the index: which files are new or changed, which are gone."""
     changed, unchanged = [], []
@@ -75,10 +93,17 @@ def plan_ingest(corpus_dir: Path, indexed: dict[str, str], rebuild: bool = False
     return Plan(changed, unchanged, removed)
 
 
-def parse_document(path: Path, name: str, sha: str, max_pages: int | None = None) -> ParsedDocument:
+def parse_document(path: Path, name: str, sha: str, limits: Limits = NO_LIMITS) -> ParsedDocument:
     """Read, clean and chunk one file; raises `DocumentRejected` with the reason it cannot be used."""
+    size = path.stat().st_size
+    if limits.max_bytes is not None and size > limits.max_bytes:
+        raise DocumentRejected(
+            name,
+            f"the file is {size / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:g} MB "
+            "(UNGP_MAX_DOCUMENT_MB)",
+        )
     if path.suffix.lower() == ".pdf":
-        pages = clean_pdf_pages(read_pdf(path, max_pages=max_pages))
+        pages = clean_pdf_pages(read_pdf(path, max_pages=limits.max_pages))
     else:
         try:
             pages = clean_text_pages(path.read_text(encoding="utf-8"))
@@ -87,7 +112,7 @@ def parse_document(path: Path, name: str, sha: str, max_pages: int | None = None
     if not any(page.paragraphs for page in pages):
         raise DocumentRejected(name, "no text found in the document")
     header = read_letter_header(pages[0])
-    chunks = chunk_document(name, pages, sha, header)
+    chunks = chunk_document(name, pages, document_key(name, sha), header)
     info = DocumentInfo(
         name=name,
         pages=len(pages),
@@ -101,13 +126,13 @@ def parse_document(path: Path, name: str, sha: str, max_pages: int | None = None
 
 
 def parse_changed(
-    plan: Plan, progress: Progress | None = None, max_pages: int | None = None
+    plan: Plan, progress: Progress | None = None, limits: Limits = NO_LIMITS
 ) -> Iterator[ParsedDocument | Skipped]:
     """Parse each changed file in turn; a file that cannot be read yields `Skipped` with its reason."""
     total = len(plan.changed)
     for done, (path, name, sha) in enumerate(plan.changed, start=1):
         try:
-            yield parse_document(path, name, sha, max_pages=max_pages)
+            yield parse_document(path, name, sha, limits)
         except DocumentRejected as exc:
             yield Skipped(name, exc.reason)
         if progress:

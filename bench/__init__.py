@@ -1,0 +1,1 @@
+"""Load and speed measurements (not tests): synthetic corpora, the load driver, the benchmark run."""
