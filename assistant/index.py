@@ -183,7 +183,12 @@ class Index:
                 self.publish()
             return changes
 
-        # -- reading -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release Chroma's files and connections (the next `Index` on the same folder reads it afresh)."""
+        with self._write_lock:
+            self._client.close()
+
+    # -- reading -----------------------------------------------------------------------------------
 
     def documents(self) -> tuple[DocumentInfo, ...]:
         """Every indexed document with its page and chunk counts."""

@@ -64,6 +64,13 @@ class Assistant:
                     )
         return self._index
 
+    def close(self) -> None:
+        """Release the index (its files and connections); the next use opens it again."""
+        with self._load_lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
     def warm_up(self) -> None:
         """Load model and index now, so the first question is not the slow one."""
         self.embedder.embed_query("warm up")
