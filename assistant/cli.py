@@ -272,22 +272,26 @@ def documents(ctx: click.Context) -> None:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API (docs at /docs), indexing the corpus first if the index is missing or stale.
+    """Serve the HTTP API (docs at /docs, metrics at /metrics), indexing the corpus first if the index is
+    missing or stale. Logs are JSON lines with a request id (UNGP_LOG_FORMAT=text for plain lines);
+    UNGP_API_KEY, UNGP_ADMIN_KEY and UNGP_RATE_LIMIT protect it.
 
     \b
     Example:
-      ungp serve --port 8080
+      UNGP_API_KEY=s3cret ungp serve --port 8080
     """
     import uvicorn
 
     from assistant.api import create_app
+    from assistant.telemetry import configure_logging
 
     assistant = _assistant(ctx)
     with _friendly_errors():
         if assistant.is_stale():
             run_ingest(assistant)
+    configure_logging(assistant.settings.log_format)
     err_console.print(f"Serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(assistant), host=host, port=port, log_config=None, access_log=False)
 
 
 def main() -> None:

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         "store under index_dir; the lexical index stays local and is rebuilt from it.",
     )
     chroma_port: int = Field(default=8000, ge=1, le=65535, description="Port of the Chroma server.")
+    chroma_sync_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="With a Chroma server: how often `ungp serve` picks up documents other replicas added "
+        "or removed (0: only at start and before an ingest).",
+    )
     log_format: Literal["json", "text"] = Field(
         default="json",
         description="`ungp serve` log lines: 'json' (one object per line, with the request id) or 'text'.",

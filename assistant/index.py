@@ -186,7 +186,7 @@ class Index:
     def close(self) -> None:
         """Release Chroma's files and connections (the next `Index` on the same folder reads it afresh)."""
         with self._write_lock:
-            self._client.close()
+            self._client.close()  # type: ignore[attr-defined]
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -144,8 +144,8 @@ class Assistant:
         if len(content) > max_bytes:
             raise DocumentTooLarge(
                 filename or "upload",
-                f"the file is {len(content) / 1e6:.1f} MB, over the limit of "
-                f"{self.settings.max_document_mb:g} MB (UNGP_MAX_DOCUMENT_MB)",
+                f"the file is larger than the limit of {self.settings.max_document_mb:g} MB "
+                "(UNGP_MAX_DOCUMENT_MB)",
             )
         name = upload_name(filename, content)
         corpus = self.settings.corpus_dir
