@@ -101,7 +101,7 @@ class Assistant:
         )
 
     def _store(self, document: ParsedDocument) -> None:
-        vectors = self.embedder.embed_documents([c.search_text() for c in document.chunks])
+        vectors = self.embedder.embed_documents([c.embedding_text() for c in document.chunks])
         self.index.replace_document(document.info, document.chunks, vectors)
 
     def remove_document(self, name: str) -> None:
@@ -123,6 +123,7 @@ class Assistant:
             question,
             passages,
             self.index.snapshot,
+            self.embedder,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )
