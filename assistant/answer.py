@@ -1,21 +1,30 @@
 """Passages -> an extractive answer: the sentences that best answer the question, each followed by `[n]`
-pointing to a citation with a verbatim quote, or a plain refusal when the corpus does not support one."""
+pointing to a citation with a verbatim quote, or a plain refusal when the corpus does not support one.
+
+The weights and thresholds below were tuned on the "tune" half of eval/questions.jsonl only; the
+evaluation report gives the figures on the other half.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from assistant.embeddings import Embedder
+from assistant.grounding import Judgement, judge
 from assistant.index import Snapshot
 from assistant.ingest.principles import find_principles
-from assistant.ingest.sentences import sentence_spans
-from assistant.records import Answer, Chunk, Citation, Passage
-from assistant.terms import terms
+from assistant.ingest.sentences import quotable_spans
+from assistant.records import Answer, Chunk, Citation, Passage, labelled
+from assistant.terms import expand_shorthand, terms
 
 PASSAGES_READ = 4
-MAX_SENTENCES = 3
-PASSAGE_PRIOR = (0.45, 0.25, 0.15, 0.1)
-LIST_ITEM = re.compile(r"^(?:[-•–]\s*)?\(?[a-z]{1,3}\)\s")
+MAX_UNITS = 4
+SIMILARITY_WEIGHT = 1.0  # cosine between the question and the sentence
+OVERLAP_WEIGHT = 0.25  # share of the question's (IDF-weighted) terms the sentence contains
+RANK_PRIOR = 0.2  # bonus for sentences of the best passage, halved for each rank below
+PRINCIPLE_WEIGHT = 0.1  # bonus for a sentence naming a principle the question names
+KEEP_WITHIN = 0.3  # keep every sentence scoring within this margin of the best one
+SHORT_SENTENCE = 120  # a best sentence shorter than this is followed by the next one
 
 
 @dataclass(frozen=True)
@@ -28,31 +37,47 @@ class Unit:
 
     @property
     def quote(self) -> str:
+        """The exact text of the unit in its chunk."""
         return self.passage.chunk.text[self.start : self.end]
+
+    @property
+    def text(self) -> str:
+        """The quote on one line, as it reads in an answer."""
+        return " ".join(self.quote.split())
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """How well the retrieved passages cover the question; `support` in [0, 1] decides grounding."""
+class Scored:
+    """A unit with how well it answers the question."""
 
-    support: float
-    dense: float
-    coverage: float
-    missing_principles: tuple[int, ...]
+    unit: Unit
+    score: float
+    similarity: float
+    overlap: float
 
 
 def compose(
     question: str,
     passages: list[Passage],
     snapshot: Snapshot,
+    embedder: Embedder,
     max_chars: int = 1200,
-    min_support: float = 0.5,
+    min_support: float = 0.0,
 ) -> Answer:
-    """The answer to `question` from `passages`, or a refusal naming the closest topics covered."""
-    evidence = assess(question, passages, snapshot)
-    if not passages or evidence.missing_principles or evidence.support < min_support:
-        return refuse(question, passages, evidence, snapshot)
-    chosen = _select_units(question, passages, snapshot, max_chars)
+    """The answer to `question` from `passages`, or a refusal that says why and names the closest
+    topics the corpus does cover."""
+    scored = score_units(question, passages, snapshot, embedder)
+    chosen = select(scored, max_chars)
+    judgement = judge(
+        question,
+        similarity=scored[0].similarity if scored else 0.0,
+        coverage=_coverage(question, passages, snapshot),
+        chosen_text=" ".join(u.text for u in chosen),
+        passages_text="\n".join(p.chunk.search_text() for p in passages[:3]),
+        snapshot=snapshot,
+    )
+    if not chosen or not judgement.supported or judgement.support < min_support:
+        return refuse(passages, judgement, snapshot)
     citations: list[Citation] = []
     parts: list[str] = []
     for unit in chosen:
@@ -61,109 +86,129 @@ def compose(
             id=len(citations) + 1,
             document=chunk.document,
             reference=chunk.reference,
-            page=_page_of(chunk, unit.start),
+            page=chunk.page_at(unit.start),
             principles=find_principles(unit.quote) or chunk.principles,
             quote=unit.quote,
             section=chunk.section,
             chunk_id=chunk.id,
         )
         citations.append(citation)
-        parts.append(f"{' '.join(unit.quote.split())} [{citation.id}]")
+        parts.append(f"{unit.text} [{citation.id}]")
     return Answer(
         answer=" ".join(parts),
         grounded=True,
         citations=tuple(citations),
-        support=evidence.support,
+        support=judgement.support,
         passages=tuple(passages),
     )
 
 
-def assess(question: str, passages: list[Passage], snapshot: Snapshot) -> Evidence:
-    """Score the evidence: semantic closeness of the best passage and how much of the question's
-    distinctive vocabulary the top passages contain (rare words weigh more)."""
-    asked = find_principles(question)
-    missing = tuple(n for n in asked if n not in snapshot.by_principle)
-    question_terms = set(terms(question))
-    if not passages or not question_terms:
-        return Evidence(0.0, 0.0, 0.0, missing)
-    dense = max(p.dense for p in passages)
-    found = {t for p in passages[:3] for t in terms(p.chunk.search_text())}
-    weights = {t: snapshot.idf(t) for t in question_terms}
-    coverage = sum(w for t, w in weights.items() if t in found) / sum(weights.values())
-    support = 0.5 * min(1.0, max(0.0, (dense - 0.2) / 0.5)) + 0.5 * coverage
-    return Evidence(support, dense, coverage, missing)
-
-
-def refuse(question: str, passages: list[Passage], evidence: Evidence, snapshot: Snapshot) -> Answer:
-    """Say plainly that the corpus does not answer, and point to what it does cover."""
-    if evidence.missing_principles:
-        covered = _ranges(sorted(snapshot.by_principle))
-        missing = ", ".join(str(n) for n in evidence.missing_principles)
-        plural = "s" if len(evidence.missing_principles) > 1 else ""
-        text = (
-            f"The corpus does not quote or cite Guiding Principle{plural} {missing}, so I cannot say what "
-            f"{'they require' if plural else 'it requires'}. "
-            + (f"It does cover Guiding Principles {covered}." if covered else "")
-        )
-    else:
-        topics = [_topic(p.chunk) for p in passages[:3]]
-        text = "The corpus does not answer this question, and I will not guess."
-        if topics:
-            text += " The closest topics it does cover: " + "; ".join(dict.fromkeys(topics)) + "."
-    return Answer(answer=text, grounded=False, support=evidence.support, passages=tuple(passages))
-
-
-def _select_units(question: str, passages: list[Passage], snapshot: Snapshot, max_chars: int) -> list[Unit]:
-    question_terms = set(terms(question))
-    asked = set(find_principles(question))
-    total = sum(snapshot.idf(t) for t in question_terms) or 1.0
-    scored: list[tuple[float, Unit]] = []
-    for passage in passages[:PASSAGES_READ]:
-        prior = PASSAGE_PRIOR[min(passage.rank, len(PASSAGE_PRIOR) - 1)]
-        for position, unit in enumerate(_units(passage)):
-            unit_terms = set(terms(unit.quote))
-            overlap = sum(snapshot.idf(t) for t in question_terms & unit_terms) / total
-            score = overlap + prior + (0.05 if position == 0 else 0.0)
-            if asked and asked & set(find_principles(unit.quote)):
-                score += 0.5
-            scored.append((score, unit))
-    scored.sort(key=lambda item: -item[0])
-    if not scored:
+def score_units(
+    question: str, passages: list[Passage], snapshot: Snapshot, embedder: Embedder
+) -> list[Scored]:
+    """Every unit of the top passages, scored by meaning (embedding cosine), shared rare words and the
+    rank of its passage; best first."""
+    units = [unit for passage in passages[:PASSAGES_READ] for unit in _units(passage)]
+    if not units:
         return []
-    best = scored[0][0]
+    question_vector = embedder.embed_query(expand_shorthand(question))
+    similarities = embedder.embed_cached([labelled(u.passage.chunk, u.text) for u in units]) @ question_vector
+    question_terms = set(terms(question))
+    total = sum(snapshot.idf(t) for t in question_terms) or 1.0
+    asked = set(find_principles(question))
+    scored = []
+    for unit, similarity in zip(units, similarities, strict=True):
+        overlap = sum(snapshot.idf(t) for t in question_terms & set(terms(unit.quote))) / total
+        score = (
+            SIMILARITY_WEIGHT * float(similarity)
+            + OVERLAP_WEIGHT * overlap
+            + RANK_PRIOR * 0.5**unit.passage.rank
+            + (PRINCIPLE_WEIGHT if asked & set(find_principles(unit.quote)) else 0.0)
+        )
+        scored.append(Scored(unit, score, float(similarity), overlap))
+    scored.sort(key=lambda s: -s.score)
+    return scored
+
+
+def select(scored: list[Scored], max_chars: int) -> list[Unit]:
+    """The best units that fit in `max_chars`, in reading order (passage rank, then position). A short
+    best sentence brings the sentence after it: a topic sentence is usually followed by its details."""
     chosen: list[Unit] = []
     length = 0
-    for score, unit in scored:
-        if len(chosen) >= MAX_SENTENCES or score < best * 0.6:
+
+    def take(unit: Unit) -> None:
+        nonlocal length
+        overlaps = any(
+            u.passage is unit.passage and u.start < unit.end and unit.start < u.end for u in chosen
+        )
+        cost = len(unit.text) + 5
+        if not overlaps and length + cost <= max_chars:
+            chosen.append(unit)
+            length += cost
+
+    for position, item in enumerate(scored):
+        if len(chosen) >= MAX_UNITS or item.score < scored[0].score - KEEP_WITHIN:
             break
-        cost = len(" ".join(unit.quote.split())) + 6
-        if length + cost > max_chars:
-            continue
-        chosen.append(unit)
-        length += cost
-    chosen.sort(key=lambda u: (u.passage.rank, u.start))
-    return chosen
+        take(item.unit)
+        if position == 0 and len(item.unit.text) < SHORT_SENTENCE:
+            following = [
+                s.unit
+                for s in scored
+                if s.unit.passage is item.unit.passage and s.unit.start >= item.unit.end
+            ]
+            if following:
+                take(min(following, key=lambda u: u.start))
+    return sorted(chosen, key=lambda u: (u.passage.rank, u.start))
+
+
+def _coverage(question: str, passages: list[Passage], snapshot: Snapshot) -> float:
+    """Share of the question's distinctive vocabulary (IDF-weighted) found in the top passages."""
+    weights = {t: snapshot.idf(t) for t in set(terms(question))}
+    if not weights:
+        return 0.0
+    found = {t for p in passages[:3] for t in terms(p.chunk.search_text())}
+    return sum(w for t, w in weights.items() if t in found) / sum(weights.values())
+
+
+REFUSALS = {
+    "weak": "The corpus does not answer this question, and I will not guess.",
+    "number": "The corpus does not give that figure.",
+    "date": "The corpus does not give that date.",
+    "aftermath": "The corpus holds the letters as they were sent; it does not record replies to them or "
+    "what happened afterwards.",
+}
+
+
+def refuse(passages: list[Passage], judgement: Judgement, snapshot: Snapshot) -> Answer:
+    """Say plainly that the corpus does not answer, why, and what it does cover."""
+    reason = judgement.reason or "weak"
+    numbers = ", ".join(str(n) for n in judgement.missing_principles)
+    plural = "s" if len(judgement.missing_principles) > 1 else ""
+    if reason == "principle":
+        text = (
+            f"The corpus does not quote or cite Guiding Principle{plural} {numbers}, so I cannot say "
+            "what it requires."
+        )
+    elif reason == "principle-in-range":
+        text = (
+            f"The corpus names Guiding Principle {numbers} only as part of a range and does not quote it, so "
+            "I cannot say what it requires on its own."
+        )
+    elif reason.startswith("unknown:"):
+        text = f"The corpus never mentions {reason.split(':', 1)[1]}, so it cannot answer this."
+    else:
+        text = REFUSALS.get(reason, REFUSALS["weak"])
+    if reason.startswith("principle") and snapshot.by_principle:
+        text += f" It does cover Guiding Principles {_ranges(sorted(snapshot.by_principle))}."
+    else:
+        topics = list(dict.fromkeys(_topic(p.chunk) for p in passages[:3]))
+        if topics:
+            text += " The closest topics it does cover: " + "; ".join(topics) + "."
+    return Answer(answer=text, grounded=False, support=judgement.support, passages=tuple(passages))
 
 
 def _units(passage: Passage) -> list[Unit]:
-    """Sentences of a passage; a sentence ending in ':' keeps the list items that follow it."""
-    text = passage.chunk.text
-    units: list[Unit] = []
-    for start, end in sentence_spans(text):
-        previous = units[-1] if units else None
-        if previous and (previous.quote.rstrip().endswith(":") or LIST_ITEM.match(text[start:end])):
-            units[-1] = Unit(passage, previous.start, end)
-        else:
-            units.append(Unit(passage, start, end))
-    return units
-
-
-def _page_of(chunk: Chunk, offset: int) -> int:
-    """The page a quote starts on: chunks that span pages are split by their share of the text."""
-    if len(chunk.pages) == 1:
-        return chunk.page
-    share = offset / max(1, len(chunk.text))
-    return chunk.pages[min(len(chunk.pages) - 1, int(share * len(chunk.pages)))]
+    return [Unit(passage, start, end) for start, end in quotable_spans(passage.chunk.text)]
 
 
 def _topic(chunk: Chunk) -> str:

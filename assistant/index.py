@@ -60,7 +60,13 @@ class Snapshot:
     lexical: bm25s.BM25 | None
     documents: tuple[DocumentInfo, ...]
     by_principle: dict[int, tuple[Chunk, ...]]
+    by_question: dict[int, tuple[Chunk, ...]]
     document_frequency: dict[str, int]
+
+    @property
+    def highest_question(self) -> int:
+        """The highest question number of any letter (0 when no letter has numbered questions)."""
+        return max(self.by_question, default=0)
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over the chunks; a term the corpus never uses
@@ -358,9 +364,12 @@ class Index:
             lexical = bm25s.BM25()
             lexical.index(chunk_terms, show_progress=False)
         by_principle: dict[int, list[Chunk]] = {}
+        by_question: dict[int, list[Chunk]] = {}
         for chunk in chunks:
             for number in chunk.principles:
                 by_principle.setdefault(number, []).append(chunk)
+            if chunk.question_number is not None:
+                by_question.setdefault(chunk.question_number, []).append(chunk)
         return Snapshot(
             chunks=chunks,
             by_id={c.id: c for c in chunks},
@@ -368,6 +377,7 @@ class Index:
             lexical=lexical,
             documents=tuple(DocumentInfo(*row) for row in documents),
             by_principle={n: tuple(found) for n, found in by_principle.items()},
+            by_question={n: tuple(found) for n, found in by_question.items()},
             document_frequency=Counter(t for terms_ in chunk_terms for t in set(terms_)),
         )
 

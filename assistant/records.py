@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
 SECTIONS = ("body", "questions", "annex")
+PART_LABELS = {  # words people use for the parts of a letter that the text itself does not name
+    "header": "letter header: sent by the mandates, reference number, date sent, addressed to",
+    "signatures": "signatures of the signatories: signed by",
+    "footnote": "footnote",
+}
+
+
+def labelled(chunk: Chunk, sentence: str) -> str:
+    """A sentence as compared with questions: from the parts of a letter that the text does not name
+    (header, signatures, footnotes) it carries the label people use for them."""
+    label = PART_LABELS.get(chunk.kind)
+    return f"{label}: {sentence}" if label else sentence
 
 
 @dataclass(frozen=True)
@@ -35,17 +48,29 @@ class Chunk:
     kind: str = "paragraph"
     question_number: int | None = None
     addressee: str | None = None
+    page_breaks: tuple[int, ...] = ()  # offsets in `text` where pages[1], pages[2]... begin
+
+    def page_at(self, offset: int) -> int:
+        """The page on which the character at `offset` of the text is printed."""
+        return self.pages[bisect_right(self.page_breaks, offset)] if self.page_breaks else self.page
 
     def search_text(self) -> str:
-        """What the indexes see: the text under a short header (letter, addressee, question number or
-        annex), so that "question 3" or the company's name finds passages that do not repeat them."""
-        parts = [self.reference or "", f"letter to {self.addressee}" if self.addressee else ""]
-        if self.question_number is not None:
-            parts.append(f"question {self.question_number}")
-        elif self.section == "annex":
-            parts.append("annex")
+        """What the lexical index sees: the text under a short header (letter, addressee, part of the
+        letter), so that "question 3" or the company's name finds passages that do not repeat them."""
+        parts = [self.reference or "", f"letter to {self.addressee}" if self.addressee else "", self._part()]
         header = " - ".join(p for p in parts if p)
         return f"{header}\n{self.text}" if header else self.text
+
+    def embedding_text(self) -> str:
+        """What the embedding model sees: the text under the name of its part only (a letter-wide
+        header would pull every short passage of a letter towards the same point)."""
+        part = self._part()
+        return f"{part}\n{self.text}" if part else self.text
+
+    def _part(self) -> str:
+        if self.question_number is not None:
+            return f"question {self.question_number}"
+        return PART_LABELS.get(self.kind, "annex" if self.section == "annex" else "")
 
     def metadata(self) -> dict[str, object]:
         """Flat metadata as stored next to the vector (Chroma rejects None and empty lists)."""
@@ -66,6 +91,8 @@ class Chunk:
             meta["question_number"] = self.question_number
         if self.addressee:
             meta["addressee"] = self.addressee
+        if self.page_breaks:
+            meta["page_breaks"] = list(self.page_breaks)
         return meta
 
     @classmethod
@@ -85,6 +112,7 @@ class Chunk:
             kind=str(meta.get("kind", "paragraph")),
             question_number=int(question_number) if question_number is not None else None,
             addressee=meta.get("addressee"),
+            page_breaks=tuple(int(o) for o in meta.get("page_breaks") or []),
         )
 
 

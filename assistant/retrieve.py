@@ -3,19 +3,26 @@ that carry a Guiding Principle the question names moved to the front."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.embeddings import Embedder
 from assistant.index import Index, Snapshot
 from assistant.ingest.principles import find_principles
-from assistant.records import Chunk, Passage
+from assistant.ingest.sentences import quotable_spans
+from assistant.records import Chunk, Passage, labelled
 from assistant.terms import expand_shorthand
 
 RRF_K = 20
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
 PRINCIPLE_BONUS = 1.0
+QUESTION_BONUS = 1.0
 QUOTED_PRINCIPLE_BONUS = 0.25
+RERANK_DEPTH = 8  # fused candidates re-scored by their best sentence
+SENTENCE_WEIGHT = 0.2  # tuned on the "tune" half of eval/questions.jsonl
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,49 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+def best_sentence_similarity(chunks: list[Chunk], vector: np.ndarray, embedder: Embedder) -> list[float]:
+    """For each chunk, the cosine between the question and its closest quotable sentence: a long
+    paragraph answers a question through one sentence, which a whole-chunk vector blurs."""
+    spans = [[chunk.text[a:b] for a, b in quotable_spans(chunk.text)] or [chunk.text] for chunk in chunks]
+    texts = [
+        labelled(chunk, " ".join(s.split()))
+        for chunk, sentences in zip(chunks, spans, strict=True)
+        for s in sentences
+    ]
+    similarities = embedder.embed_cached(texts) @ vector if texts else np.zeros(0)
+    best, offset = [], 0
+    for sentences in spans:
+        best.append(float(similarities[offset : offset + len(sentences)].max()))
+        offset += len(sentences)
+    return best
+
+
+ORDINALS = {
+    word: number
+    for number, word in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), start=1
+    )
+}
+QUESTION_REFERENCE = re.compile(
+    r"\b(?:question|q|qn)s?\s*(?:no\.?|number|#)?\s*(\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*)\b"
+    r"|\b(" + "|".join(ORDINALS) + r"|last|final)\s+(?:numbered\s+)?question",
+    re.IGNORECASE,
+)
+
+
+def find_question_numbers(query: str, highest: int) -> tuple[int, ...]:
+    """Numbered questions of a letter that the query points at: "question 3", "q7", "the second
+    question", "the last question" (`highest` is the last question number in the corpus)."""
+    found: set[int] = set()
+    for match in QUESTION_REFERENCE.finditer(expand_shorthand(query)):
+        if match.group(1):
+            found.update(int(n) for n in re.findall(r"\d{1,2}", match.group(1)))
+        else:
+            word = match.group(2).lower()
+            found.add(highest if word in ("last", "final") else ORDINALS[word])
+    return tuple(sorted(n for n in found if 1 <= n <= highest))
+
+
 def retrieve(
     query: str,
     index: Index,
@@ -78,6 +128,11 @@ def retrieve(
         for rank, (chunk, _) in enumerate(ranking):
             scores[chunk.id] = scores.get(chunk.id, 0.0) + weight / (RRF_K + rank + 1)
             chunks[chunk.id] = chunk
+    for number in find_question_numbers(query, snapshot.highest_question):
+        for chunk in snapshot.by_question.get(number, ()):
+            if filters.accepts(chunk):
+                chunks[chunk.id] = chunk
+                scores[chunk.id] = scores.get(chunk.id, 0.0) + QUESTION_BONUS
     asked = set(find_principles(query))
     if asked:
         quoting = {c.id: c for n in asked for c in snapshot.by_principle.get(n, ())}
@@ -86,7 +141,13 @@ def retrieve(
                 chunks[chunk.id] = chunk
                 bonus = PRINCIPLE_BONUS + (QUOTED_PRINCIPLE_BONUS if chunk.kind == "principle" else 0.0)
                 scores[chunk.id] = scores.get(chunk.id, 0.0) + bonus
-    ranked = sorted(scores, key=lambda cid: -scores[cid])[:k]
+    ranked = sorted(scores, key=lambda cid: -scores[cid])
+    head = ranked[:RERANK_DEPTH]
+    for cid, similarity in zip(
+        head, best_sentence_similarity([chunks[c] for c in head], vector, embedder), strict=True
+    ):
+        scores[cid] += SENTENCE_WEIGHT * similarity
+    ranked = (sorted(head, key=lambda cid: -scores[cid]) + ranked[RERANK_DEPTH:])[:k]
     return [
         Passage(
             chunk=chunks[cid],

@@ -133,7 +133,7 @@ class Assistant:
         return self.index.sync()
 
     def _store(self, document: ParsedDocument) -> None:
-        vectors = self.embedder.embed_documents([c.search_text() for c in document.chunks])
+        vectors = self.embedder.embed_documents([c.embedding_text() for c in document.chunks])
         self.index.replace_document(document.info, document.chunks, vectors)
 
     def add_document(self, filename: str, content: bytes) -> tuple[DocumentInfo, bool]:
@@ -199,6 +199,7 @@ class Assistant:
             question,
             passages,
             snapshot,
+            self.embedder,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )

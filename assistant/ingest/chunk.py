@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.ingest.letters import LetterHeader
-from assistant.ingest.principles import find_principles
-from assistant.ingest.sentences import split_sentences
+from assistant.ingest.principles import find_principles, named_principles
+from assistant.ingest.sentences import sentence_spans
 from assistant.records import Chunk, Page
 
 MAX_CHUNK_CHARS = 1600
@@ -23,6 +23,7 @@ TERMINAL = re.compile(r"[.!?;:][”’\"')\]]*$|[”’\"')\]][.!?;:]?\)?\.?$")
 class _Paragraph:
     text: str
     pages: list[int]
+    breaks: list[int] = field(default_factory=list)  # offsets where pages[1:] begin
 
 
 @dataclass
@@ -41,6 +42,22 @@ class _Group:
     def text(self) -> str:
         return "\n".join(p.text for p in self.paragraphs)
 
+    @property
+    def page_breaks(self) -> tuple[int, ...]:
+        """Offsets in `text` where each page after the first begins."""
+        breaks: list[int] = []
+        offset, page = 0, self.paragraphs[0].pages[0]
+        for paragraph in self.paragraphs:
+            if paragraph.pages[0] != page:
+                breaks.append(offset)
+                page = paragraph.pages[0]
+            for inner, next_page in zip(paragraph.breaks, paragraph.pages[1:], strict=False):
+                if next_page != page:
+                    breaks.append(offset + inner)
+                    page = next_page
+            offset += len(paragraph.text) + 1
+        return tuple(breaks)
+
 
 @dataclass
 class _State:
@@ -57,12 +74,16 @@ def chunk_document(
     state = _State()
     for paragraph in paragraphs:
         _place(paragraph, state)
-    groups = [piece for group in state.groups for piece in _split_long(group)]
+    groups = [
+        piece for group in state.groups for part in _split_principles(group) for piece in _split_long(part)
+    ]
     footnotes = [
         _Group([_Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
         for page in pages
         for note in page.footnotes
     ]
+    if header is not None:
+        _label_letter_parts(groups)
     chunks = []
     for index, group in enumerate(groups + footnotes):
         principles = find_principles(group.text)
@@ -80,9 +101,31 @@ def chunk_document(
                 kind=_kind(group, principles),
                 question_number=group.question_number,
                 addressee=header.addressee if header else None,
+                page_breaks=group.page_breaks,
             )
         )
     return chunks
+
+
+CLOSING = re.compile(
+    r"(assurances of our (highest )?consideration|yours (sincerely|faithfully)|sincerely,)", re.I
+)
+SALUTATION = re.compile(r"^Dear\b", re.MULTILINE)
+
+
+def _label_letter_parts(groups: list[_Group]) -> None:
+    """Name the parts of a letter that have a fixed place: the header (senders, reference, date) before
+    the salutation, and the signature block after the closing formula."""
+    for group in groups:
+        if group.kind == "question" or group.section != "body":
+            break
+        group.kind = "header"
+        if SALUTATION.search(group.text):
+            break
+    for before, group in zip(groups, groups[1:], strict=False):
+        if CLOSING.search(before.text) and group.kind == "block":
+            group.kind = "signatures"
+            break
 
 
 def _kind(group: _Group, principles: tuple[int, ...]) -> str:
@@ -99,13 +142,17 @@ def ends_sentence(text: str) -> bool:
 
 
 def _flow(pages: list[Page]) -> list[_Paragraph]:
-    """Paragraphs in reading order; one cut by a page break is joined back with its continuation."""
+    """Paragraphs in reading order; one cut by a page break is joined back with its continuation, and
+    so is a line set apart by spacing alone that carries on the sentence before it (a wrapped title)."""
     flowed: list[_Paragraph] = []
     for page in pages:
         for position, text in enumerate(page.paragraphs):
             if position == 0 and flowed and _continues(flowed[-1].text, text):
+                flowed[-1].breaks.append(len(flowed[-1].text) + 1)
                 flowed[-1].text = f"{flowed[-1].text} {text}"
                 flowed[-1].pages.append(page.number)
+            elif position > 0 and text[:1].islower() and not ends_sentence(flowed[-1].text):
+                flowed[-1].text = f"{flowed[-1].text} {text}"
             else:
                 flowed.append(_Paragraph(text, [page.number]))
     return flowed
@@ -167,6 +214,27 @@ def _opens_questions(last: _Group | None, state: _State) -> bool:
     return last is not None and last.paragraphs[-1].text.rstrip().endswith(":")
 
 
+PRINCIPLE_OPENING = re.compile(r"^(?:Under |In )?(?:the )?(?:UN )?Guiding Principles? \d", re.IGNORECASE)
+
+
+def _split_principles(group: _Group) -> list[_Group]:
+    """One quoted principle per chunk: a paragraph of the annex that goes on from one principle to a
+    sentence opening on another ("Guiding Principle 20 states that...") is cut before that sentence."""
+    if group.section != "annex" or len(group.paragraphs) != 1 or len(named_principles(group.text)) < 2:
+        return [group]
+    paragraph = group.paragraphs[0]
+    cuts = [
+        start
+        for start, _ in sentence_spans(paragraph.text)
+        if start and PRINCIPLE_OPENING.match(paragraph.text[start:])
+    ]
+    bounds = [0, *cuts, len(paragraph.text)]
+    return [
+        _Group([_slice(paragraph, a, b)], group.section, group.kind, group.question_number)
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+
+
 def _split_long(group: _Group) -> list[_Group]:
     """Keep chunks readable: a group over the limit is cut between paragraphs, then between sentences."""
     if len(group.text) <= MAX_CHUNK_CHARS:
@@ -185,18 +253,25 @@ def _split_long(group: _Group) -> list[_Group]:
 
 
 def _sentence_pieces(paragraph: _Paragraph) -> list[_Paragraph]:
+    """Cut an over-long paragraph between sentences, each piece keeping the pages it spans."""
     if len(paragraph.text) <= MAX_CHUNK_CHARS:
         return [paragraph]
-    pieces, current = [], ""
-    for sentence in split_sentences(paragraph.text):
-        if current and len(current) + len(sentence) + 1 > MAX_CHUNK_CHARS:
-            pieces.append(_Paragraph(current, list(paragraph.pages)))
-            current = sentence
+    cuts: list[tuple[int, int]] = []
+    for start, end in sentence_spans(paragraph.text):
+        if cuts and end - cuts[-1][0] <= MAX_CHUNK_CHARS:
+            cuts[-1] = (cuts[-1][0], end)
         else:
-            current = f"{current} {sentence}".strip()
-    if current:
-        pieces.append(_Paragraph(current, list(paragraph.pages)))
-    return pieces
+            cuts.append((start, end))
+    return [_slice(paragraph, start, end) for start, end in cuts]
+
+
+def _slice(paragraph: _Paragraph, start: int, end: int) -> _Paragraph:
+    end = start + len(paragraph.text[start:end].rstrip())
+    starts = [0, *paragraph.breaks]
+    pages = [page for page, begin in zip(paragraph.pages, starts, strict=True) if begin < end]
+    first = max(i for i, begin in enumerate(starts) if begin <= start)
+    breaks = [begin - start for begin in starts[first + 1 : len(pages)]]
+    return _Paragraph(paragraph.text[start:end], pages[first:], breaks)
 
 
 def _section_at(groups: list[_Group], page: int) -> str:

@@ -25,3 +25,15 @@ def find_principles(text: str) -> tuple[int, ...]:
                 found.update(range(first, last + 1))
         found.update(int(n) for n in re.findall(r"\d{1,2}", numbers))
     return tuple(sorted(n for n in found if 1 <= n <= HIGHEST_PRINCIPLE))
+
+
+def named_principles(text: str) -> tuple[int, ...]:
+    """The principle numbers `text` names one by one: "Principles 25 to 31" names 25 and 31 as the ends
+    of a range, not 26-30, and is counted as naming none of them on its own."""
+    named: set[int] = set()
+    for match in PRINCIPLE_REFERENCE.finditer(text):
+        numbers = match.group(1)
+        if _RANGE.search(numbers):
+            continue
+        named.update(int(n) for n in re.findall(r"\d{1,2}", numbers))
+    return tuple(sorted(n for n in named if 1 <= n <= HIGHEST_PRINCIPLE))

@@ -1,0 +1,177 @@
+"""Decide whether the corpus supports an answer, and say why not when it does not.
+
+A question can share its topic with the corpus while asking for a fact the corpus lacks. Besides the
+semantic closeness of the best sentence, four checks look for that gap: a Guiding Principle the corpus
+never quotes, a number or a date the chosen sentences do not contain, a distinctive word the corpus never
+uses, and what happened after a letter (replies, sanctions, verdicts), which letters cannot record.
+Thresholds were tuned on the "tune" half of eval/questions.jsonl only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import lru_cache
+
+from assistant.index import Snapshot
+from assistant.ingest.principles import find_principles, named_principles
+from assistant.terms import STOPWORDS, expand_shorthand, terms
+
+MIN_SIMILARITY = 0.25  # below this, the best sentence is not about the question at all
+MIN_EVIDENCE = 0.38  # similarity + COVERAGE_WEIGHT * coverage below this is weak evidence
+COVERAGE_WEIGHT = 0.3
+RARE_NAME_ZIPF = 4.0  # capitalised words rarer than this in general English (Zipf scale) are names
+
+NUMBER_QUESTION = re.compile(
+    r"\bhow\s+(many|much|long|often|quickly|soon|old)\b|\bwhat\s+(number|percentage|share|amount|sum|figure)\b",
+    re.IGNORECASE,
+)
+DATE_QUESTION = re.compile(  # "when" asks for a date only where it opens a question, not as "know when"
+    r"(^|[?.!,;:]\s*|\b(and|so|but|then)\s+)when\b"
+    r"|\bwhat\s+(date|day|year|month|time ?frame|timeline|deadline)\b"
+    r"|\bby\s+when\b|\bdeadline\b",
+    re.IGNORECASE,
+)
+NUMBER_ANSWER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"sixty|hundred|thousand|million|dozens?|several)\b",
+    re.IGNORECASE,
+)
+DATE_ANSWER = re.compile(
+    r"\b\d{4}\b|\b\d+\s+(days?|weeks?|months?|years?)\b|\b(january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\b|\b(immediate|immediately|near future|subsequently)\b",
+    re.IGNORECASE,
+)
+AFTERMATH = re.compile(  # outcomes a letter cannot record, unless the passages do mention them
+    r"\b(replied|outcome|verdict|guilty|convict\w*|fined|sanction\w*|penalt\w*|"
+    r"bann?(ed)?|punish\w*|prosecut\w*|lawsuit|court|ruling|acquitt\w*|settle(d|ment))\b",
+    re.IGNORECASE,
+)
+AFTER_THE_LETTER = re.compile(  # events after the letter, by anyone it was sent to
+    r"\b(after|since|following|as a result of|in response to)\s+(receiving\s+|getting\s+)?"
+    r"(the|this|that|their|our|its)\s+(letter|communication)\b"
+    r"|\b(did|has|have|had|ever)\s+(\w+\s+){0,4}?(reply|respond|answer)\b"
+    r"|\b(did|has|have|had|was|were)\b.{0,30}\b\w+['’]s\s+(reply|response|answer)\b",
+    re.IGNORECASE,
+)
+ADDRESSEE_SAID = re.compile(
+    r"\b(did|has|have|had)\b.{0,30}\b(say|said|state|stated|tell|told)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Whether to answer; when not, a reason a user can read."""
+
+    supported: bool
+    support: float
+    reason: str | None = None
+    missing_principles: tuple[int, ...] = ()
+
+
+def judge(
+    question: str,
+    similarity: float,
+    coverage: float,
+    chosen_text: str,
+    passages_text: str,
+    snapshot: Snapshot,
+) -> Judgement:
+    """Weigh the evidence for an answer made of `chosen_text`, drawn from passages `passages_text`."""
+    support = max(0.0, min(1.0, similarity + COVERAGE_WEIGHT * coverage))
+    asked = find_principles(question)
+    missing = tuple(n for n in asked if n not in snapshot.by_principle)
+    if missing:
+        return Judgement(False, support, "principle", missing)
+    if len(asked) == 1 and not _quoted_alone(asked[0], snapshot):
+        return Judgement(False, support, "principle-in-range", asked)
+    if similarity < MIN_SIMILARITY or support < MIN_EVIDENCE:
+        return Judgement(False, support, "weak")
+    unknown = unknown_words(question, snapshot)
+    if unknown:
+        return Judgement(False, support, f"unknown:{', '.join(unknown)}")
+    if NUMBER_QUESTION.search(question) and not NUMBER_ANSWER.search(chosen_text):
+        return Judgement(False, support, "number")
+    if DATE_QUESTION.search(question) and not DATE_ANSWER.search(chosen_text):
+        return Judgement(False, support, "date")
+    outcomes = [m.group(0) for m in AFTERMATH.finditer(question)]
+    if (
+        any(not _mentions(word, passages_text) for word in outcomes)
+        or AFTER_THE_LETTER.search(question)
+        or (ADDRESSEE_SAID.search(question) and _about_addressee(question, snapshot))
+    ):
+        return Judgement(False, support, "aftermath")
+    return Judgement(True, support)
+
+
+def unknown_words(question: str, snapshot: Snapshot) -> list[str]:
+    """Names and acronyms in the question that the corpus never uses ("OECD", "Nike"), leaving out
+    common words that happen to be capitalised and typos of words it does use."""
+    found = []
+    for word in re.findall(r"[A-Za-z][A-Za-z'-]+", expand_shorthand(question)):
+        lower = word.lower().strip("'")
+        if lower in STOPWORDS or len(lower) < 3 or "'" in lower:
+            continue
+        stems = terms(lower)
+        if not stems or any(snapshot.document_frequency.get(s, 0) for s in stems):
+            continue
+        if not word[0].isupper() or _starts_sentence(word, question):
+            continue  # lower-case rare words are mostly paraphrase, not a missing fact
+        if max(_zipf(form) for form in _forms(lower)) < RARE_NAME_ZIPF and not _is_typo(lower, snapshot):
+            found.append(word)
+    return found
+
+
+def _starts_sentence(word: str, question: str) -> bool:
+    return bool(re.search(rf"(^|[.?!]\s+){re.escape(word)}\b", question.strip()))
+
+
+def _forms(word: str) -> set[str]:
+    """The word and its likely dictionary forms ('harms' -> 'harm', 'equipping' -> 'equip')."""
+    forms = {word}
+    for suffix, replacements in (
+        ("ies", ("y",)),
+        ("es", ("", "e")),
+        ("s", ("",)),
+        ("ing", ("", "e")),
+        ("ed", ("", "e")),
+        ("ly", ("",)),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            forms |= {base + r for r in replacements}
+            if len(base) > 3 and base[-1] == base[-2]:
+                forms.add(base[:-1])
+    return forms
+
+
+@lru_cache(maxsize=8192)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
+def _is_typo(word: str, snapshot: Snapshot) -> bool:
+    """A misspelling of a word the corpus (or everyday English) uses, such as 'wat' or 'principels'."""
+    stem = terms(word)[0] if terms(word) else word
+    vocabulary = [*snapshot.document_frequency, *STOPWORDS]
+    return bool(get_close_matches(stem, vocabulary, n=1, cutoff=0.8))
+
+
+def _quoted_alone(number: int, snapshot: Snapshot) -> bool:
+    """True when some passage names the principle on its own, not only inside a range ("25 to 31")."""
+    return any(number in named_principles(c.text) for c in snapshot.by_principle.get(number, ()))
+
+
+def _mentions(word: str, text: str) -> bool:
+    return bool(set(terms(word)) & set(terms(text)))
+
+
+def _about_addressee(question: str, snapshot: Snapshot) -> bool:
+    """The question names the company a letter was sent to, or speaks as it ("we", "our")."""
+    lower = question.lower()
+    names = {d.addressee.lower() for d in snapshot.documents if d.addressee}
+    names |= {n.split()[0] for n in names}
+    return any(name in lower for name in names) or bool(re.search(r"\b(we|our|us)\b", lower))
