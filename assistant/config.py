@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         "readily. The built-in thresholds were tuned on the 'tune' half of eval/questions.jsonl.",
     )
 
+    query_embeddings: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="What embeds questions: 'onnx' (an export of the same model, made once under "
+        "index_dir/models; faster, same vectors, falls back to torch if the export fails) or 'torch'. "
+        "Documents are always embedded with torch.",
+    )
+
     # -- hardening: limits, access control, deployment ------------------------------------------------
     max_document_pages: int = Field(
         default=500,

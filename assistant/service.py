@@ -50,7 +50,11 @@ class Assistant:
         if self._embedder is None:
             with self._load_lock:
                 if self._embedder is None:
-                    self._embedder = Embedder(self.settings.model)
+                    self._embedder = Embedder(
+                        self.settings.model,
+                        self.settings.query_embeddings,
+                        self.settings.index_dir / "models",
+                    )
         return self._embedder
 
     @property
@@ -73,7 +77,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load model and index now, so the first question is not the slow one."""
-        self.embedder.embed_query("warm up")
+        self.embedder.warm_up()
         _ = self.index.snapshot
 
     # -- ingest --------------------------------------------------------------------------------------
