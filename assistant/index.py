@@ -13,6 +13,7 @@ it the lexical index) from the server, taking only documents whose chunks are al
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -24,12 +25,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
 
+from assistant import records
+from assistant import terms as terms_module
 from assistant.records import Chunk, DocumentInfo
 from assistant.terms import terms
 
@@ -47,7 +51,22 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, document TEXT NOT NULL REFERENCES documents(name) ON DELETE CASCADE,
     position INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document, position);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+EMPTY_TERMS = "\u2205"
+PENDING = "vectors_pending"  # settings key: "1" while a write may have left vectors SQLite does not list
+
+
+def _lexical_key() -> str:
+    """Fingerprint of the code that turns a chunk into lexical terms: stored terms made by other code are
+    recomputed instead of trusted."""
+    digest = hashlib.sha256()
+    for module in (terms_module, records):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+LEXICAL_KEY = _lexical_key()
 
 
 @dataclass(frozen=True)
@@ -95,23 +114,42 @@ class Index:
             COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self._write_lock = threading.RLock()
+        self._pending = False
         self._batch_depth = 0
         self._stale: set[str] = set()
         self._published_at = 0.0
         self._publish_cost = 0.0
         with self._db() as db:
             db.executescript(SCHEMA)
+            if "terms" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+                db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")  # indexes built before the cache
+            if db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0:  # nothing stored by older code
+                db.execute(
+                    "INSERT OR REPLACE INTO settings(key, value) VALUES ('lexical_key', ?)", (LEXICAL_KEY,)
+                )
+        self._snapshot: Snapshot | None = None
+        self._dirty = False
         if self.shared:
-            self.snapshot = self._load_snapshot()
             self.sync()
         else:
             self._sweep_orphans()
-            self.snapshot = self._load_snapshot()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """What queries read: built on first use (so a run that changes nothing never builds BM25), then
+        swapped whole by `publish`."""
+        if self._snapshot is None:
+            with self._write_lock:
+                if self._snapshot is None:
+                    self.publish()
+        assert self._snapshot is not None
+        return self._snapshot
 
     # -- writing -----------------------------------------------------------------------------------
     def replace_document(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Index `chunks` as the whole content of document `info.name`, replacing what it had."""
         with self._write_lock:
+            self._mark_pending()
             self._write_vectors(info, chunks, vectors)
             with self._db() as db:
                 db.execute("DELETE FROM chunks WHERE document = ?", (info.name,))
@@ -123,6 +161,7 @@ class Index:
     def remove_document(self, name: str) -> bool:
         """Forget a document everywhere; False when it was not indexed."""
         with self._write_lock:
+            self._mark_pending()
             with self._db() as db:
                 removed = db.execute("DELETE FROM documents WHERE name = ?", (name,)).rowcount
                 db.execute("DELETE FROM chunks WHERE document = ?", (name,))
@@ -142,7 +181,7 @@ class Index:
         finally:
             with self._write_lock:
                 self._batch_depth -= 1
-                if self._batch_depth == 0:
+                if self._batch_depth == 0 and (self._dirty or self._stale):
                     self.publish()
 
     def publish(self) -> None:
@@ -150,12 +189,16 @@ class Index:
         swap, so a query running on the previous snapshot still finds the vectors it expects)."""
         with self._write_lock:
             started = time.perf_counter()
-            self.snapshot = self._load_snapshot()
+            self._snapshot = self._load_snapshot()
+            self._dirty = False
             self._published_at = time.perf_counter()
             self._publish_cost = self._published_at - started
             stale, self._stale = sorted(self._stale), set()
             for start in range(0, len(stale), CHROMA_BATCH):
                 self._collection.delete(ids=stale[start : start + CHROMA_BATCH])
+            if self._pending:
+                self._set_flag(PENDING, "0")  # every write so far is committed and cleaned up
+                self._pending = False
 
     def sync(self) -> int:
         """Bring the local store in step with a shared Chroma server (written to by other replicas):
@@ -165,7 +208,7 @@ class Index:
             return 0
         with self._write_lock:
             wanted = self._complete_versions()
-            local = {d.name: d.sha256 for d in self.snapshot.documents}
+            local = self.document_hashes()
             changes = 0
             for name in sorted(set(local) - set(wanted)):
                 with self._db() as db:
@@ -206,7 +249,8 @@ class Index:
 
     def document_hashes(self) -> dict[str, str]:
         """Document name -> content hash, to tell which files changed since the last ingest."""
-        return {d.name: d.sha256 for d in self.snapshot.documents}
+        with self._db() as db:
+            return dict(db.execute("SELECT name, sha256 FROM documents").fetchall())
 
     def dense_search(
         self,
@@ -272,6 +316,7 @@ class Index:
 
     def _published(self) -> None:
         """Publish after a write, or within a batch when a rebuild has become cheap relative to the wait."""
+        self._dirty = True
         waited = time.perf_counter() - self._published_at
         if self._batch_depth == 0 or waited > self._publish_cost / PUBLISH_SHARE:
             self.publish()
@@ -303,8 +348,8 @@ class Index:
             (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee),
         )
         db.executemany(
-            "INSERT INTO chunks(id, document, position, text, metadata) VALUES (?,?,?,?,?)",
-            [(cid, info.name, i, text, json.dumps(meta)) for i, (cid, text, meta) in enumerate(rows)],
+            "INSERT INTO chunks(id, document, position, text, metadata, terms) VALUES (?,?,?,?,?,?)",
+            [_chunk_row(info.name, i, cid, text, meta) for i, (cid, text, meta) in enumerate(rows)],
         )
 
     def _vector_ids(self, name: str) -> set[str]:
@@ -339,8 +384,24 @@ class Index:
             wanted[name] = (info, sorted((cid for cid, _ in members), key=_position), written)
         return {name: (info, ids) for name, (info, ids, _) in wanted.items()}
 
+    def _mark_pending(self) -> None:
+        """Record, before Chroma is touched, that vectors may soon exist that SQLite does not list; a
+        crash before `publish` clears the mark makes the next open sweep them."""
+        if not self._pending and not self.shared:
+            self._set_flag(PENDING, "1")
+            self._pending = True
+
+    def _set_flag(self, key: str, value: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
     def _sweep_orphans(self) -> None:
-        """Delete vectors that SQLite does not list: the trace of a write interrupted half-way."""
+        """Delete vectors that SQLite does not list: the trace of a write interrupted half-way. Skipped
+        when the last write finished cleanly: listing every vector costs seconds at 30,000 chunks."""
+        with self._db() as db:
+            flag = db.execute("SELECT value FROM settings WHERE key = ?", (PENDING,)).fetchone()
+        if flag is not None and flag[0] == "0":
+            return
         with self._db() as db:
             known = {row[0] for row in db.execute("SELECT id FROM chunks")}
         stored = set(self._collection.get(include=[])["ids"])
@@ -349,17 +410,40 @@ class Index:
             log.warning("removing %d vectors left by an interrupted ingest", len(orphans))
             for start in range(0, len(orphans), 5000):
                 self._collection.delete(ids=orphans[start : start + 5000])
+        self._set_flag(PENDING, "0")
+
+    def _store_terms(self, chunks: tuple[Chunk, ...], cached: list[str | None]) -> list[str | None]:
+        """Compute the terms missing from the cache (an older index, or changed term code) and keep them."""
+        filled = [
+            value if value is not None else _chunk_terms(c) for c, value in zip(chunks, cached, strict=True)
+        ]
+        with self._db() as db:
+            db.executemany(
+                "UPDATE chunks SET terms = ? WHERE id = ?",
+                [(value, c.id) for c, value, old in zip(chunks, filled, cached, strict=True) if old is None],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO settings(key, value) VALUES ('lexical_key', ?)", (LEXICAL_KEY,)
+            )
+        return list(filled)
 
     def _load_snapshot(self) -> Snapshot:
         with self._db() as db:
-            rows = db.execute("SELECT id, text, metadata FROM chunks ORDER BY document, position").fetchall()
+            rows = db.execute(
+                "SELECT id, text, metadata, terms FROM chunks ORDER BY document, position"
+            ).fetchall()
+            stored_key = db.execute("SELECT value FROM settings WHERE key = 'lexical_key'").fetchone()
             documents = db.execute(
                 "SELECT d.name, d.pages, COUNT(c.id), d.sha256, d.reference, d.date, d.addressee "
                 "FROM documents d LEFT JOIN chunks c ON c.document = d.name GROUP BY d.name ORDER BY d.name"
             ).fetchall()
-        chunks = tuple(Chunk.from_metadata(cid, text, json.loads(meta)) for cid, text, meta in rows)
+        chunks = tuple(Chunk.from_metadata(cid, text, json.loads(meta)) for cid, text, meta, _ in rows)
         lexical = None
-        chunk_terms = [terms(c.search_text()) or ["\u2205"] for c in chunks]
+        trusted = stored_key is not None and stored_key[0] == LEXICAL_KEY
+        cached = [row[3] if trusted else None for row in rows]
+        if any(value is None for value in cached):
+            cached = self._store_terms(chunks, cached)
+        chunk_terms = [str(value).split(" ") for value in cached]
         if chunks:
             lexical = bm25s.BM25()
             lexical.index(chunk_terms, show_progress=False)
@@ -378,8 +462,18 @@ class Index:
             documents=tuple(DocumentInfo(*row) for row in documents),
             by_principle={n: tuple(found) for n, found in by_principle.items()},
             by_question={n: tuple(found) for n, found in by_question.items()},
-            document_frequency=Counter(t for terms_ in chunk_terms for t in set(terms_)),
+            document_frequency=Counter(chain.from_iterable(map(set, chunk_terms))),
         )
+
+
+def _chunk_row(document: str, position: int, chunk_id: str, text: str, meta: Any) -> tuple[object, ...]:
+    terms_text = _chunk_terms(Chunk.from_metadata(chunk_id, text, meta))
+    return (chunk_id, document, position, text, json.dumps(meta), terms_text)
+
+
+def _chunk_terms(chunk: Chunk) -> str:
+    """A chunk's lexical terms as stored in SQLite: space-separated stems (they hold no spaces)."""
+    return " ".join(terms(chunk.search_text()) or [EMPTY_TERMS])
 
 
 def _text(value: object) -> str | None:
