@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.index import Snapshot
-from assistant.ingest.principles import find_principles
+from assistant.ingest.principles import find_principles, format_ranges
 from assistant.ingest.sentences import sentence_spans
 from assistant.records import Answer, Chunk, Citation, Passage
 from assistant.terms import terms
@@ -178,10 +178,4 @@ def _topic(chunk: Chunk) -> str:
 
 def _ranges(numbers: list[int]) -> str:
     """[13, 15, 25, 26, 27] -> '13, 15, 25-27'."""
-    runs: list[list[int]] = []
-    for n in numbers:
-        if runs and runs[-1][-1] == n - 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    return format_ranges(numbers)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from assistant.ingest.letters import LetterHeader
 from assistant.ingest.principles import find_principles
 from assistant.ingest.sentences import split_sentences
 from assistant.records import Chunk, Page
+
+if TYPE_CHECKING:  # letters.py reads paragraphs through this module: import the type only
+    from assistant.ingest.letters import LetterHeader
 
 MAX_CHUNK_CHARS = 1600
 SHORT_LINE_CHARS = 140
@@ -20,14 +23,16 @@ TERMINAL = re.compile(r"[.!?;:][”’\"')\]]*$|[”’\"')\]][.!?;:]?\)?\.?$")
 
 
 @dataclass
-class _Paragraph:
+class Paragraph:
+    """A paragraph in reading order with the page(s) it is printed on."""
+
     text: str
     pages: list[int]
 
 
 @dataclass
 class _Group:
-    paragraphs: list[_Paragraph]
+    paragraphs: list[Paragraph]
     section: str
     kind: str = "paragraph"
     question_number: int | None = None
@@ -53,13 +58,13 @@ def chunk_document(
     name: str, pages: list[Page], content_hash: str, header: LetterHeader | None = None
 ) -> list[Chunk]:
     """Structural chunks of one document, each with pages, section, principles and letter metadata."""
-    paragraphs = _flow(pages)
+    paragraphs = flow_paragraphs(pages)
     state = _State()
     for paragraph in paragraphs:
         _place(paragraph, state)
     groups = [piece for group in state.groups for piece in _split_long(group)]
     footnotes = [
-        _Group([_Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
+        _Group([Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
         for page in pages
         for note in page.footnotes
     ]
@@ -98,16 +103,16 @@ def ends_sentence(text: str) -> bool:
     return bool(TERMINAL.search(text.rstrip()))
 
 
-def _flow(pages: list[Page]) -> list[_Paragraph]:
+def flow_paragraphs(pages: list[Page]) -> list[Paragraph]:
     """Paragraphs in reading order; one cut by a page break is joined back with its continuation."""
-    flowed: list[_Paragraph] = []
+    flowed: list[Paragraph] = []
     for page in pages:
         for position, text in enumerate(page.paragraphs):
             if position == 0 and flowed and _continues(flowed[-1].text, text):
                 flowed[-1].text = f"{flowed[-1].text} {text}"
                 flowed[-1].pages.append(page.number)
             else:
-                flowed.append(_Paragraph(text, [page.number]))
+                flowed.append(Paragraph(text, [page.number]))
     return flowed
 
 
@@ -121,7 +126,7 @@ def _is_short(text: str) -> bool:
     return len(text) < SHORT_LINE_CHARS and not text.rstrip().endswith((".", "?", "!", ".”", "?”"))
 
 
-def _place(paragraph: _Paragraph, state: _State) -> None:
+def _place(paragraph: Paragraph, state: _State) -> None:
     """Attach a paragraph to the open group or start a new one, tracking the letter's sections."""
     text = paragraph.text
     last = state.groups[-1] if state.groups else None
@@ -172,7 +177,7 @@ def _split_long(group: _Group) -> list[_Group]:
     if len(group.text) <= MAX_CHUNK_CHARS:
         return [group]
     pieces: list[_Group] = []
-    current: list[_Paragraph] = []
+    current: list[Paragraph] = []
     for paragraph in group.paragraphs:
         for part in _sentence_pieces(paragraph):
             if current and sum(len(p.text) + 1 for p in current) + len(part.text) > MAX_CHUNK_CHARS:
@@ -184,18 +189,18 @@ def _split_long(group: _Group) -> list[_Group]:
     return pieces
 
 
-def _sentence_pieces(paragraph: _Paragraph) -> list[_Paragraph]:
+def _sentence_pieces(paragraph: Paragraph) -> list[Paragraph]:
     if len(paragraph.text) <= MAX_CHUNK_CHARS:
         return [paragraph]
     pieces, current = [], ""
     for sentence in split_sentences(paragraph.text):
         if current and len(current) + len(sentence) + 1 > MAX_CHUNK_CHARS:
-            pieces.append(_Paragraph(current, list(paragraph.pages)))
+            pieces.append(Paragraph(current, list(paragraph.pages)))
             current = sentence
         else:
             current = f"{current} {sentence}".strip()
     if current:
-        pieces.append(_Paragraph(current, list(paragraph.pages)))
+        pieces.append(Paragraph(current, list(paragraph.pages)))
     return pieces
 
 
