@@ -305,7 +305,9 @@ def letters(
     if as_json:
         click.echo(json.dumps([letter.to_dict() for letter in found], indent=2, ensure_ascii=False))
         return
-    table = Table("reference", "date", "addressee", "questions", "made public", "document")
+    table = Table()
+    for column in ("reference", "date", "addressee", "questions", "made public", "document"):
+        table.add_column(column, no_wrap=column in ("reference", "date", "made public"))
     for letter in found:
         recipient = ", ".join(p for p in (letter.person, letter.company or letter.addressee) if p)
         table.add_row(

@@ -221,8 +221,8 @@ JOINT_LETTER = Spec(
         ),
         (
             "Lee Invented",
-            "Member of the Working Group on the issue of human rights and transnational corporations and other "
-            "business enterprises",
+            "Member of the Working Group on the issue of human rights and transnational corporations and "
+            "other business enterprises",
         ),
     ],
     annex=[
