@@ -290,3 +290,20 @@ def test_a_document_that_only_mentions_a_reference_is_not_a_letter(synthetic_dir
 )
 def test_references_are_normalised(typed, canonical):
     assert normalise_reference(typed) == canonical
+
+
+def test_an_index_built_before_letters_is_upgraded_on_the_next_ingest(tmp_path, embedder):
+    import sqlite3
+
+    from conftest import make_assistant
+
+    built = make_assistant(tmp_path, embedder)
+    built.ingest()
+    database = built.settings.index_dir / "chunks.sqlite3"
+    with sqlite3.connect(database) as db:  # the schema before this feature: no letter column
+        db.execute("ALTER TABLE documents DROP COLUMN letter")
+    reopened = make_assistant(tmp_path, embedder)
+    assert reopened.index.letters() == {} and reopened.is_stale()
+    report = reopened.ingest()
+    assert report.updated == (SAMPLE_NAME,)
+    assert reopened.letter("AL-OTH-170-2021").date == "2021-03-12"
