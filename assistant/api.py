@@ -220,6 +220,7 @@ class OutlineQuestionOut(BaseModel):
     number: int
     text: str
     page: int
+    pages: list[int]
     principles: list[int] = Field(description="Guiding Principles the question engages.")
     support: list[SupportOut] = Field(description="Annex passages that support the link, best first.")
 

@@ -59,7 +59,9 @@ def _outline_question(question: LetterQuestion, passages: list[Passage], letter:
                 )
             )
     engaged = sorted(set(question.principles) | {n for s in supports for n in s.principles})
-    return OutlineQuestion(question.number, question.text, question.page, tuple(engaged), tuple(supports))
+    return OutlineQuestion(
+        question.number, question.text, question.page, question.pages, tuple(engaged), tuple(supports)
+    )
 
 
 def _closest_mention(question: str, chunk: Chunk, letter: Letter) -> PrincipleMention | None:
@@ -178,7 +180,10 @@ def _letter_summary(letter: Letter) -> list[str]:
 
 
 def _question_lines(question: OutlineQuestion) -> list[str]:
-    lines = [f"### Question {question.number} (p. {question.page})", ""]
+    where = (
+        f"pp. {question.pages[0]}-{question.pages[-1]}" if len(question.pages) > 1 else f"p. {question.page}"
+    )
+    lines = [f"### Question {question.number} ({where})", ""]
     lines += [f"> {line}" if line.strip() else ">" for line in question.text.split("\n")]
     lines.append("")
     if question.principles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 SECTIONS = ("body", "questions", "annex")
@@ -274,8 +275,10 @@ class Letter:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Letter:
-        """Inverse of `to_dict()`."""
-        fields = {k: v for k, v in data.items() if k not in ("slug", "principles")}
+        """Inverse of `to_dict()`; keys it does not know (derived ones, or from a newer version) are
+        ignored, so a stored letter never stops the index from opening."""
+        known = {f.name for f in dataclass_fields(cls)}
+        fields = {k: v for k, v in data.items() if k in known}
 
         def excerpt(value: dict[str, Any] | None) -> Excerpt | None:
             return Excerpt(**value) if value else None
@@ -322,6 +325,7 @@ class OutlineQuestion:
     number: int
     text: str
     page: int
+    pages: tuple[int, ...]
     principles: tuple[int, ...]
     support: tuple[Support, ...]
 
