@@ -195,6 +195,9 @@ class LetterOut(LetterSummary):
     resolutions: list[str] = Field(description="Human Rights Council resolutions cited, e.g. '44/15'.")
     signatories: list[SignatoryOut]
     questions: list[LetterQuestionOut] = Field(description="The numbered questions in full.")
+    response_days: int | None = Field(description="Days the letter gives for a response, if it says.")
+    response_date: str | None = Field(description="Letter date + response_days (ISO).")
+    response_notice: ExcerptOut | None = Field(description="The sentence that asks for the response.")
     publication_days: int | None = Field(description="Days after the letter date before publication.")
     publication_notice: ExcerptOut | None
     press_release_notice: ExcerptOut | None

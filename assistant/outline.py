@@ -77,6 +77,16 @@ def _closest_mention(question: str, chunk: Chunk, letter: Letter) -> PrincipleMe
 
 def _deadlines(letter: Letter) -> tuple[Deadline, ...]:
     deadlines = []
+    if letter.response_notice:
+        deadlines.append(
+            Deadline(
+                "Response requested",
+                letter.response_date,
+                letter.response_days,
+                letter.response_notice.text,
+                letter.response_notice.page,
+            )
+        )
     if letter.publication_notice:
         deadlines.append(
             Deadline(

@@ -246,6 +246,9 @@ class Letter:
     resolutions: tuple[str, ...] = ()
     signatories: tuple[Signatory, ...] = ()
     questions: tuple[LetterQuestion, ...] = ()
+    response_days: int | None = None
+    response_date: str | None = None
+    response_notice: Excerpt | None = None
     publication_days: int | None = None
     publication_date: str | None = None
     publication_notice: Excerpt | None = None
@@ -294,6 +297,7 @@ class Letter:
                     for q in fields.get("questions", ())
                 ),
                 "publication_notice": excerpt(fields.get("publication_notice")),
+                "response_notice": excerpt(fields.get("response_notice")),
                 "press_release_notice": excerpt(fields.get("press_release_notice")),
                 "governments_also": tuple(fields.get("governments_also", ())),
                 "companies_also": tuple(fields.get("companies_also", ())),

@@ -206,8 +206,9 @@ JOINT_LETTER = Spec(
         for n in range(1, 12)
     ],
     closing=[
-        "This communication and any response received from your company will be made public via the "
-        "communications reporting website within sixty days.",
+        "We would appreciate receiving a response within sixty days. Passed this delay, this communication "
+        "and any response received from your company will be made public via the communications reporting "
+        "website.",
         "Please note that letters expressing similar concerns were also sent to the Governments of Bosnia "
         "and Herzegovina, Trinidad and Tobago and Norway, as well as to the companies Synthetic Logistics "
         "GmbH and Placeholder Ports Ltd.",

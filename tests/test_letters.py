@@ -153,6 +153,7 @@ EXPECTED = {
         "mandates": 2,
         "resolutions": ("51/16", "44/15"),
         "questions": 3,
+        "response_days": None,
         "publication_days": 60,
         "publication_date": "2024-09-01",
         "governments_also": ("Examplestan",),
@@ -170,7 +171,8 @@ EXPECTED = {
         "mandates": 3,
         "resolutions": ("52/20", "51/15", "44/15"),
         "questions": 11,
-        "publication_days": 60,  # "within sixty days"
+        "response_days": 60,  # "a response within sixty days"
+        "publication_days": 60,  # "Passed this delay, ... made public"
         "publication_date": "2023-01-20",
         "governments_also": ("Bosnia and Herzegovina", "Trinidad and Tobago", "Norway"),
         "companies_also": ("Synthetic Logistics GmbH", "Placeholder Ports Ltd"),
@@ -187,6 +189,7 @@ EXPECTED = {
         "mandates": 1,
         "resolutions": (),
         "questions": 2,
+        "response_days": None,
         "publication_days": None,
         "publication_date": None,
         "governments_also": (),
@@ -204,6 +207,7 @@ EXPECTED = {
         "mandates": 1,
         "resolutions": ("35/7",),
         "questions": 0,  # printed only on the scanned page
+        "response_days": None,
         "publication_days": None,
         "publication_date": None,
         "governments_also": (),
@@ -228,6 +232,7 @@ def test_synthetic_letters_are_read_field_by_field(synthetic, file):
         "mandates": len(letter.mandates),
         "resolutions": letter.resolutions,
         "questions": len(letter.questions),
+        "response_days": letter.response_days,
         "publication_days": letter.publication_days,
         "publication_date": letter.publication_date,
         "governments_also": letter.governments_also,
@@ -307,3 +312,13 @@ def test_an_index_built_before_letters_is_upgraded_on_the_next_ingest(tmp_path, 
     report = reopened.ingest()
     assert report.updated == (SAMPLE_NAME,)
     assert reopened.letter("AL-OTH-170-2021").date == "2021-03-12"
+
+
+def test_a_response_period_and_publication_after_that_delay(synthetic, letter):
+    joint = synthetic[JOINT_LETTER.file]
+    assert (joint.response_days, joint.response_date) == (60, "2023-01-20")
+    assert joint.response_notice is not None
+    assert joint.response_notice.text == "We would appreciate receiving a response within sixty days."
+    assert joint.publication_notice is not None and joint.publication_notice.text.startswith("Passed this delay")
+    assert joint.publication_date == "2023-01-20"
+    assert (letter.response_days, letter.response_notice) == (None, None)  # the sample asks for none

@@ -56,6 +56,18 @@ PUBLICATION = re.compile(
     r"\bmade public\b[^.]*?\b(?:in|within|after)\s+(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\s+days\b",
     re.IGNORECASE,
 )
+# "We would appreciate receiving a response within 60 days." (not the publication sentence, which also
+# speaks of "any response")
+RESPONSE = re.compile(
+    r"\b(?:response|reply|answer)\b[^.]*?\bwithin\s+(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\s+days\b",
+    re.IGNORECASE,
+)
+# Older letters: "Passed this delay, this communication ... will be made public ..." (the response period)
+PUBLICATION_AFTER_DELAY = re.compile(
+    r"\b(?:passed|after|following|once|at the end of)\s+(?:this|that|the)\s+(?:delay|deadline|period)\b"
+    r"[^.]*\bmade public\b",
+    re.IGNORECASE,
+)
 ALSO_SENT = re.compile(
     r"\b(?:also|similar)\b[^.]*?\b(?:sent|addressed|transmitted)\s+to\b"
     r"|\bcopy of this (?:letter|communication)\b",
@@ -174,8 +186,13 @@ def parse_letter(name: str, pages: list[Page], chunks: list[Chunk]) -> Letter | 
     )
     body = paragraphs[:annex_at]
     person = _person(body)
-    publication = _publication(body, pages)
-    days = _publication_days(publication.text) if publication else None
+    response = _first_sentence(body, pages, RESPONSE, unless=PUBLICATION)
+    response_days = _days(RESPONSE, response.text) if response else None
+    publication = _first_sentence(body, pages, PUBLICATION)
+    days = _days(PUBLICATION, publication.text) if publication else None
+    if publication is None and response_days is not None:
+        publication = _first_sentence(body, pages, PUBLICATION_AFTER_DELAY)
+        days = response_days if publication else None
     governments, companies, other_companies = _also_written_to(body)
     annex_chunks = [c for c in chunks if c.section == "annex"]
     return Letter(
@@ -193,12 +210,11 @@ def parse_letter(name: str, pages: list[Page], chunks: list[Chunk]) -> Letter | 
         resolutions=_resolutions(paragraphs),
         signatories=_signatories(body),
         questions=_questions(chunks),
+        response_days=response_days,
+        response_date=_after(header.date, response_days),
+        response_notice=response,
         publication_days=days,
-        publication_date=(
-            (date.fromisoformat(header.date) + timedelta(days=days)).isoformat()
-            if header.date and days is not None
-            else None
-        ),
+        publication_date=_after(header.date, days),
         publication_notice=publication,
         press_release_notice=_first_sentence(body, pages, re.compile(r"\bpress release\b", re.IGNORECASE)),
         governments_also=governments,
@@ -340,23 +356,30 @@ def _questions(chunks: list[Chunk]) -> tuple[LetterQuestion, ...]:
     return tuple(questions)
 
 
-def _publication(body: list[Paragraph], pages: list[Page]) -> Excerpt | None:
-    return _first_sentence(body, pages, PUBLICATION)
-
-
-def _publication_days(sentence: str) -> int | None:
-    match = PUBLICATION.search(sentence)
+def _days(pattern: re.Pattern[str], sentence: str) -> int | None:
+    """The number of days `pattern` captured in `sentence` ("60", "sixty")."""
+    match = pattern.search(sentence)
     if not match:
         return None
     value = match.group(1).lower()
     return int(value) if value.isdigit() else NUMBER_WORDS.get(value)
 
 
-def _first_sentence(body: list[Paragraph], pages: list[Page], pattern: re.Pattern[str]) -> Excerpt | None:
-    """The first sentence of the body that `pattern` finds, verbatim, with its page."""
+def _after(day: str | None, days: int | None) -> str | None:
+    """`days` after the ISO date `day`; None when either is unknown."""
+    if day is None or days is None:
+        return None
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+
+
+def _first_sentence(
+    body: list[Paragraph], pages: list[Page], pattern: re.Pattern[str], unless: re.Pattern[str] | None = None
+) -> Excerpt | None:
+    """The first sentence of the body that `pattern` finds (and `unless` does not), verbatim, with its
+    page."""
     for paragraph in body:
         for sentence in split_sentences(paragraph.text):
-            if pattern.search(sentence):
+            if pattern.search(sentence) and not (unless and unless.search(sentence)):
                 return Excerpt(sentence, _page_of(sentence, paragraph.pages, pages))
     return None
 
