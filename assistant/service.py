@@ -55,6 +55,8 @@ class Assistant:
         self._index = index
         self._load_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        # reference -> (the index snapshot it was built on, outline): valid until the index changes
+        self._outlines: dict[str, tuple[object, Outline]] = {}
 
     # -- loaded parts --------------------------------------------------------------------------------
     @property
@@ -237,7 +239,13 @@ class Assistant:
             if not path.is_file():
                 raise DocumentNotFound(f"{path} is not a file (give a letter file or a reference)")
             return self._outline_of_file(path)
-        return self._outline(self.letter(str(target)), self.index)
+        letter = self.letter(str(target))
+        snapshot = self.index.snapshot
+        cached = self._outlines.get(letter.reference)
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, self._outline(letter, self.index))
+            self._outlines[letter.reference] = cached
+        return cached[1]
 
     def _outline(self, letter: Letter, index: Index) -> Outline:
         annex = Filters(document=letter.document, section="annex")
