@@ -152,8 +152,9 @@ def render_markdown(outline: Outline) -> str:
     lines += ["", "## Questions and the Guiding Principles they engage", ""]
     if not outline.questions:
         lines.append("No numbered questions were found in the letter.")
+    quoted_under: dict[str, int] = {}  # a passage is quoted in full once, then referred to
     for question in outline.questions:
-        lines += _question_lines(question)
+        lines += _question_lines(question, quoted_under)
     lines += ["## Facts alleged", ""]
     if not outline.allegations:
         lines.append("No allegation paragraphs were found in the letter.")
@@ -189,7 +190,7 @@ def _letter_summary(letter: Letter) -> list[str]:
     return lines
 
 
-def _question_lines(question: OutlineQuestion) -> list[str]:
+def _question_lines(question: OutlineQuestion, quoted_under: dict[str, int]) -> list[str]:
     where = (
         f"pp. {question.pages[0]}-{question.pages[-1]}" if len(question.pages) > 1 else f"p. {question.page}"
     )
@@ -202,7 +203,12 @@ def _question_lines(question: OutlineQuestion) -> list[str]:
         lines.append("**Guiding Principles engaged:** none that the annex supports closely enough.")
     lines.append("")
     for support in question.support:
-        lines.append(f"- **GP {format_ranges(support.principles)}**, annex p. {support.page}:")
+        head = f"- **GP {format_ranges(support.principles)}**, annex p. {support.page}"
+        if support.quote in quoted_under:
+            lines.append(f"{head} (quoted under question {quoted_under[support.quote]})")
+            continue
+        quoted_under[support.quote] = question.number
+        lines.append(f"{head}:")
         lines += [f"  > {line.strip()}" for line in support.quote.split("\n") if line.strip()]
     if question.support:
         lines.append("")

@@ -243,6 +243,10 @@ def test_outline_as_markdown(http):
     )
     assert text.count("### Question ") == 8 and "## Facts alleged" in text
     assert "> Please advise how your company provides for" in text
+    assert "### Question 2 (pp. 3-4)" in text
+    # each annex passage is quoted in full once, later questions refer back to it
+    assert text.count("> “The responsibility to respect human rights requires") == 1
+    assert "(quoted under question 2)" in text
 
 
 def test_outline_of_a_letter_without_annex_says_so(http):
