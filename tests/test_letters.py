@@ -319,6 +319,8 @@ def test_a_response_period_and_publication_after_that_delay(synthetic, letter):
     assert (joint.response_days, joint.response_date) == (60, "2023-01-20")
     assert joint.response_notice is not None
     assert joint.response_notice.text == "We would appreciate receiving a response within sixty days."
-    assert joint.publication_notice is not None and joint.publication_notice.text.startswith("Passed this delay")
+    assert joint.publication_notice is not None and joint.publication_notice.text.startswith(
+        "Passed this delay"
+    )
     assert joint.publication_date == "2023-01-20"
     assert (letter.response_days, letter.response_notice) == (None, None)  # the sample asks for none
