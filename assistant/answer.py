@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from assistant.embeddings import Embedder
 from assistant.grounding import Judgement, judge
 from assistant.index import Snapshot
-from assistant.ingest.principles import find_principles
+from assistant.ingest.principles import find_principles, format_ranges
 from assistant.ingest.sentences import quotable_spans
 from assistant.records import Answer, Chunk, Citation, Passage, labelled
 from assistant.terms import expand_shorthand, terms
@@ -199,7 +199,7 @@ def refuse(passages: list[Passage], judgement: Judgement, snapshot: Snapshot) ->
     else:
         text = REFUSALS.get(reason, REFUSALS["weak"])
     if reason.startswith("principle") and snapshot.by_principle:
-        text += f" It does cover Guiding Principles {_ranges(sorted(snapshot.by_principle))}."
+        text += f" It does cover Guiding Principles {format_ranges(sorted(snapshot.by_principle))}."
     else:
         topics = list(dict.fromkeys(_topic(p.chunk) for p in passages[:3]))
         if topics:
@@ -216,17 +216,6 @@ def _topic(chunk: Chunk) -> str:
     if chunk.question_number is not None:
         return f"question {chunk.question_number} of the letter ({where})"
     if chunk.principles and chunk.section == "annex":
-        return f"Guiding Principle {_ranges(list(chunk.principles))} in the annex ({where})"
+        return f"Guiding Principle {format_ranges(list(chunk.principles))} in the annex ({where})"
     words = " ".join(chunk.text.split()[:9]).rstrip(",;:")
     return f"“{words}…” ({where})"
-
-
-def _ranges(numbers: list[int]) -> str:
-    """[13, 15, 25, 26, 27] -> '13, 15, 25-27'."""
-    runs: list[list[int]] = []
-    for n in numbers:
-        if runs and runs[-1][-1] == n - 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)

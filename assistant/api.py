@@ -5,16 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
-from assistant.errors import AssistantError, BadQuestion, DocumentNotFound, DocumentRejected, IndexNotReady
-from assistant.records import Answer, Passage
+from assistant.errors import (
+    AssistantError,
+    BadFilter,
+    BadQuestion,
+    DocumentNotFound,
+    DocumentRejected,
+    IndexNotReady,
+    NotALetter,
+)
+from assistant.outline import render_markdown
+from assistant.records import Answer, Letter, Outline, Passage
 from assistant.retrieve import Filters
 from assistant.service import Assistant
 
@@ -24,21 +34,54 @@ ERROR_STATUS: dict[type[AssistantError], int] = {
     DocumentRejected: 422,
     DocumentNotFound: 404,
     IndexNotReady: 503,
+    BadFilter: 422,
+    NotALetter: 422,
 }
 
 
 # -- request and response models -----------------------------------------------------------------------
-class SearchRequest(BaseModel):
+class FilterParams(BaseModel):
+    """Restrictions shared by every request that retrieves passages (`/search`, `/ask`; `/chat` can
+    inherit them too). Fields left out do not restrict."""
+
+    document: str | None = Field(default=None, description="Only this document (file name).")
+    reference: str | None = Field(
+        default=None,
+        description="Only this letter, as printed or as a slug.",
+        examples=["AL OTH 170/2021", "AL-OTH-170-2021"],
+    )
+    addressee: str | None = Field(
+        default=None,
+        description="Only letters to this company or person (case-insensitive; every word must match).",
+        examples=["ZTE", "Li Zixue"],
+    )
+    date_from: date | None = Field(default=None, description="Only letters dated on or after this day.")
+    date_to: date | None = Field(default=None, description="Only letters dated on or before this day.")
+    principle: int | None = Field(
+        default=None, ge=1, le=31, description="Only passages citing this Guiding Principle."
+    )
+    section: Literal["body", "questions", "annex"] | None = Field(
+        default=None, description="Only this part of a letter."
+    )
+
+    def to_filters(self) -> Filters:
+        """The service's `Filters` (empty strings count as not given)."""
+        return Filters(
+            document=self.document or None,
+            reference=self.reference or None,
+            section=self.section,
+            principle=self.principle,
+            addressee=self.addressee or None,
+            date_from=self.date_from,
+            date_to=self.date_to,
+        )
+
+
+class SearchRequest(FilterParams):
     query: str = Field(
         min_length=1, description="What to look for.", examples=["Guiding Principle 22 remediation"]
     )
     k: int = Field(default=5, ge=1, le=50, description="How many passages to return.")
-    document: str | None = Field(default=None, description="Only this document (file name).")
-    reference: str | None = Field(default=None, description="Only this letter, e.g. 'AL OTH 170/2021'.")
-    section: str | None = Field(default=None, description="Only 'body', 'questions' or 'annex'.")
-    principle: int | None = Field(
-        default=None, ge=1, le=31, description="Only passages citing this principle."
-    )
 
 
 class SearchResult(BaseModel):
@@ -57,7 +100,7 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterParams):
     question: str = Field(
         min_length=1,
         description="A question about the letters or the Guiding Principles.",
@@ -97,6 +140,111 @@ class DocumentsResponse(BaseModel):
     documents: list[DocumentOut]
 
 
+class LetterSummary(BaseModel):
+    reference: str = Field(description="As printed, e.g. 'AL OTH 170/2021'.")
+    slug: str = Field(description="The reference as a URL segment, e.g. 'AL-OTH-170-2021'.")
+    document: str = Field(description="The file the letter was read from.")
+    letter_type: str = Field(description="AL, UA, OL, JAL, JUA or JOL.")
+    date: str | None = Field(description="Date of the letter (ISO), null when not printed.")
+    person: str | None = Field(description="The person the letter greets, e.g. 'Mr. Li Zixue'.")
+    company: str | None = Field(description="The company written to, e.g. 'ZTE Corporation'.")
+    addressee: str | None = Field(description="The addressee footer as printed on the first page.")
+    question_count: int = Field(description="How many numbered questions the letter asks.")
+    publication_date: str | None = Field(
+        description="When the letter and any response are made public (letter date + period), ISO."
+    )
+    principles: list[int] = Field(description="Guiding Principles the letter quotes or cites.")
+
+
+class LettersResponse(BaseModel):
+    letters: list[LetterSummary]
+
+
+class ExcerptOut(BaseModel):
+    text: str = Field(description="Verbatim text of the letter.")
+    page: int
+
+
+class SignatoryOut(BaseModel):
+    name: str
+    mandate: str | None
+
+
+class LetterQuestionOut(BaseModel):
+    number: int
+    text: str = Field(description="The question in full, without its number.")
+    page: int
+    pages: list[int]
+    principles: list[int] = Field(description="Principles the question names itself.")
+
+
+class PrincipleMentionOut(BaseModel):
+    numbers: list[int]
+    page: int = Field(description="Page where the quoted or citing words start.")
+    quote: str = Field(description="The letter's exact words.")
+    quoted: bool = Field(description="True when the letter quotes the principle's text.")
+    commentary: bool = Field(description="True when the words are from the commentary.")
+    section: str
+
+
+class LetterOut(LetterSummary):
+    country: str = Field(description="Country code, or OTH for letters to non-State actors.")
+    number: int
+    year: int
+    mandates: list[str] = Field(description="The mandates listed at the top of the letter.")
+    resolutions: list[str] = Field(description="Human Rights Council resolutions cited, e.g. '44/15'.")
+    signatories: list[SignatoryOut]
+    questions: list[LetterQuestionOut] = Field(description="The numbered questions in full.")
+    response_days: int | None = Field(description="Days the letter gives for a response, if it says.")
+    response_date: str | None = Field(description="Letter date + response_days (ISO).")
+    response_notice: ExcerptOut | None = Field(description="The sentence that asks for the response.")
+    publication_days: int | None = Field(description="Days after the letter date before publication.")
+    publication_notice: ExcerptOut | None
+    press_release_notice: ExcerptOut | None
+    governments_also: list[str] = Field(description="Governments the letter says were also written to.")
+    companies_also: list[str] = Field(description="Companies named as also written to.")
+    other_companies_also: bool = Field(description="The letter says other, unnamed, companies were too.")
+    principle_mentions: list[PrincipleMentionOut]
+    allegations: list[ExcerptOut] = Field(description="The paragraphs setting out the facts alleged.")
+    annex_page: int | None
+    pages: int
+    pages_without_text: list[int] = Field(description="Pages with no text layer (scans): not read.")
+
+
+class SupportOut(BaseModel):
+    principles: list[int]
+    page: int
+    quote: str = Field(description="Verbatim annex passage.")
+    chunk_id: str
+    score: float = Field(description="Retrieval score of the passage for this question.")
+
+
+class OutlineQuestionOut(BaseModel):
+    number: int
+    text: str
+    page: int
+    pages: list[int]
+    principles: list[int] = Field(description="Guiding Principles the question engages.")
+    support: list[SupportOut] = Field(description="Annex passages that support the link, best first.")
+
+
+class DeadlineOut(BaseModel):
+    label: str
+    date: str | None
+    days: int | None
+    quote: str
+    page: int
+
+
+class OutlineOut(BaseModel):
+    letter: LetterOut
+    questions: list[OutlineQuestionOut]
+    deadlines: list[DeadlineOut]
+    allegations: list[ExcerptOut]
+    notes: list[str] = Field(description="Gaps the reader must know about (unreadable pages, no annex).")
+    markdown: str = Field(description="The same outline as Markdown, ready to paste into a draft.")
+
+
 # -- conversions -------------------------------------------------------------------------------------
 def passage_out(passage: Passage) -> SearchResult:
     chunk = passage.chunk
@@ -111,6 +259,21 @@ def passage_out(passage: Passage) -> SearchResult:
         section=chunk.section,
         chunk_id=chunk.id,
     )
+
+
+def letter_summary(letter: Letter) -> LetterSummary:
+    return LetterSummary.model_validate({**letter.to_dict(), "question_count": len(letter.questions)})
+
+
+def letter_out(letter: Letter) -> LetterOut:
+    return LetterOut.model_validate({**letter.to_dict(), "question_count": len(letter.questions)})
+
+
+def outline_out(outline: Outline) -> OutlineOut:
+    """The outline as JSON: its fields, the letter in full and the Markdown rendering."""
+    data = outline.to_dict()
+    data["letter"] = letter_out(outline.letter).model_dump()
+    return OutlineOut.model_validate({**data, "markdown": render_markdown(outline)})
 
 
 def answer_out(answer: Answer) -> AskResponse:
@@ -177,15 +340,14 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
     @app.post("/search", response_model=SearchResponse, tags=["questions"])
     def search(body: SearchRequest, assistant: AssistantDep) -> SearchResponse:
         """Passages that match the query, best first (hybrid dense + BM25, principle-aware)."""
-        filters = Filters(body.document, body.reference, body.section, body.principle)
-        passages = assistant.search(body.query, body.k, filters)
+        passages = assistant.search(body.query, body.k, body.to_filters())
         return SearchResponse(results=[passage_out(p) for p in passages])
 
     @app.post("/ask", response_model=AskResponse, tags=["questions"])
     def ask(body: AskRequest, assistant: AssistantDep) -> AskResponse:
         """An answer whose every claim carries a citation with a verbatim quote; `grounded: false` when the
         corpus does not support one."""
-        return answer_out(assistant.ask(body.question))
+        return answer_out(assistant.ask(body.question, body.to_filters()))
 
     @app.get("/documents", response_model=DocumentsResponse, tags=["documents"])
     def documents(assistant: AssistantDep) -> DocumentsResponse:
@@ -210,5 +372,46 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         path = assistant.document_path(name)
         media = "application/pdf" if path.suffix.lower() == ".pdf" else "text/plain; charset=utf-8"
         return FileResponse(path, media_type=media, content_disposition_type="inline")
+
+    @app.get("/letters", response_model=LettersResponse, tags=["letters"])
+    def letters(
+        assistant: AssistantDep,
+        addressee: Annotated[str | None, Query(description="Company or person (case-insensitive).")] = None,
+        date_from: Annotated[date | None, Query(description="Letters dated on or after this day.")] = None,
+        date_to: Annotated[date | None, Query(description="Letters dated on or before this day.")] = None,
+        principle: Annotated[int | None, Query(ge=1, le=31, description="Letters citing it.")] = None,
+    ) -> LettersResponse:
+        """The indexed letters, newest first: reference, date, addressee, number of questions and the date
+        they are made public."""
+        filters = Filters(addressee=addressee, date_from=date_from, date_to=date_to, principle=principle)
+        return LettersResponse(letters=[letter_summary(x) for x in assistant.letters(filters)])
+
+    # Declared before /letters/{reference}: a reference holds "/" and the path converter is greedy.
+    @app.get(
+        "/letters/{reference:path}/outline",
+        response_model=OutlineOut,
+        tags=["letters"],
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def letter_outline(
+        reference: str,
+        assistant: AssistantDep,
+        format: Annotated[
+            Literal["json", "md"], Query(description="'md' returns the Markdown alone (text/markdown).")
+        ] = "json",
+    ) -> OutlineOut | PlainTextResponse:
+        """A response outline for the company: each question with the Guiding Principles it engages and
+        the annex passages that support the link (retrieved, cited with page and exact words), the
+        deadlines and the facts alleged. `reference` as printed (URL-encoded) or as a slug."""
+        outline = assistant.outline(reference)
+        if format == "md":
+            return PlainTextResponse(render_markdown(outline), media_type="text/markdown; charset=utf-8")
+        return outline_out(outline)
+
+    @app.get("/letters/{reference:path}", response_model=LetterOut, tags=["letters"])
+    def letter(reference: str, assistant: AssistantDep) -> LetterOut:
+        """Everything parsed from one letter; `reference` as printed (URL-encoded, e.g.
+        `AL%20OTH%20170%2F2021`) or as a slug (`AL-OTH-170-2021`)."""
+        return letter_out(assistant.letter(reference))
 
     return app

@@ -1,4 +1,5 @@
-"""The `ungp` command line: ingest, search, ask, serve. Each command's docstring is its --help."""
+"""The `ungp` command line: ingest, search, ask, letters, outline, serve. Each command's docstring is its
+--help."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from rich.table import Table
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.outline import render_markdown
 from assistant.records import Answer, IngestReport
 from assistant.retrieve import Filters
 from assistant.service import Assistant
@@ -68,6 +71,8 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if ctx.obj is not None:  # an Assistant handed in by the caller (tests, embedding) is used as is
+        return
     overrides: dict[str, Any] = {}
     if corpus_dir:
         overrides["corpus_dir"] = corpus_dir
@@ -125,11 +130,29 @@ def ingest(ctx: click.Context, rebuild: bool) -> None:
         run_ingest(_assistant(ctx), rebuild=rebuild)
 
 
-def _filters(reference: str | None, section: str | None, principle: int | None) -> Filters:
-    return Filters(reference=reference, section=section, principle=principle)
+def _filters(options: dict[str, Any]) -> Filters:
+    """The filter options of a command (see `_filter_options`) as `Filters`."""
+    day_from, day_to = options.pop("date_from"), options.pop("date_to")
+    return Filters(
+        reference=options.pop("reference"),
+        section=options.pop("section"),
+        principle=options.pop("principle"),
+        addressee=options.pop("addressee"),
+        date_from=day_from.date() if day_from else None,
+        date_to=day_to.date() if day_to else None,
+    )
 
 
 def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--reference, --addressee, --date-from, --date-to, --principle, --section (as on /search)."""
+    day = click.DateTime(formats=["%Y-%m-%d"])
+    command = click.option("--date-to", type=day, help="Only letters dated on or before (YYYY-MM-DD).")(
+        command
+    )
+    command = click.option("--date-from", type=day, help="Only letters dated on or after (YYYY-MM-DD).")(
+        command
+    )
+    command = click.option("--addressee", help="Only letters to this company or person, e.g. 'ZTE'.")(command)
     command = click.option(
         "--principle", type=click.IntRange(1, 31), help="Only passages citing this principle."
     )(command)
@@ -145,23 +168,15 @@ def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_filter_options
 @click.pass_context
-def search(
-    ctx: click.Context,
-    query: str,
-    k: int,
-    as_json: bool,
-    reference: str | None,
-    section: str | None,
-    principle: int | None,
-) -> None:
+def search(ctx: click.Context, query: str, k: int, as_json: bool, **filters: Any) -> None:
     """Show the passages that best match QUERY, best first.
 
     \b
     Example:
-      ungp search "tracking effectiveness" -k 3
+      ungp search "tracking effectiveness" -k 3 --addressee ZTE --section annex
     """
     with _friendly_errors():
-        passages = _assistant(ctx).search(query, k, _filters(reference, section, principle))
+        passages = _assistant(ctx).search(query, k, _filters(filters))
     if as_json:
         click.echo(
             json.dumps(
@@ -182,16 +197,17 @@ def search(
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the /ask shape).")
+@_filter_options
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, as_json: bool, **filters: Any) -> None:
     """Answer QUESTION from the corpus, with numbered citations and verbatim quotes.
 
     \b
     Example:
-      ungp ask "By when will the letter be made public?"
+      ungp ask "By when will the letter be made public?" --reference AL-OTH-170-2021
     """
     with _friendly_errors():
-        answer = _assistant(ctx).ask(question)
+        answer = _assistant(ctx).ask(question, _filters(filters))
     if as_json:
         click.echo(json.dumps(answer_dict(answer), indent=2, ensure_ascii=False))
         return
@@ -255,6 +271,87 @@ def documents(ctx: click.Context) -> None:
                 str(d.chunks),
             )
     console.print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the /letters shape, all fields).")
+@click.option("--addressee", help="Only letters to this company or person, e.g. 'ZTE'.")
+@click.option(
+    "--date-from", type=click.DateTime(formats=["%Y-%m-%d"]), help="Dated on or after (YYYY-MM-DD)."
+)
+@click.option("--date-to", type=click.DateTime(formats=["%Y-%m-%d"]), help="Dated on or before (YYYY-MM-DD).")
+@click.pass_context
+def letters(
+    ctx: click.Context,
+    as_json: bool,
+    addressee: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> None:
+    """List the indexed Special Procedures letters, newest first: reference, date, addressee, number of
+    questions and the date the letter and any response are made public.
+
+    \b
+    Example:
+      ungp letters --addressee ZTE
+    """
+    filters = Filters(
+        addressee=addressee,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+    )
+    with _friendly_errors():
+        found = _assistant(ctx).letters(filters)
+    if as_json:
+        click.echo(json.dumps([letter.to_dict() for letter in found], indent=2, ensure_ascii=False))
+        return
+    table = Table()
+    for column in ("reference", "date", "addressee", "questions", "made public", "document"):
+        table.add_column(column, no_wrap=column in ("reference", "date", "made public"))
+    for letter in found:
+        recipient = ", ".join(p for p in (letter.person, letter.company or letter.addressee) if p)
+        table.add_row(
+            letter.reference,
+            letter.date or "",
+            escape(recipient),
+            str(len(letter.questions)),
+            letter.publication_date or "",
+            escape(letter.document),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("target", metavar="REFERENCE|FILE")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown to paste into a draft, or JSON (the /letters/{reference}/outline shape).",
+)
+@click.pass_context
+def outline(ctx: click.Context, target: str, output: str) -> None:
+    """Print a response outline for a letter: each numbered question with the Guiding Principles it
+    engages and the annex passages that support the link (cited with page and exact words), the
+    deadlines, and the facts alleged. Give the letter's reference (as printed or as a slug) or a letter
+    file; a file that is not indexed is read on the side and the index is left as it is.
+
+    \b
+    Examples:
+      ungp outline "AL OTH 170/2021"
+      ungp outline AL-OTH-170-2021 --format json
+      ungp outline ~/Downloads/letter.pdf > outline.md
+    """
+    with _friendly_errors():
+        result = _assistant(ctx).outline(target)
+    if output == "json":
+        from assistant.api import outline_out
+
+        click.echo(json.dumps(outline_out(result).model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_markdown(result), nl=False)
 
 
 @cli.command()

@@ -26,3 +26,15 @@ class BadQuestion(AssistantError):
 
 class DocumentNotFound(AssistantError):
     """No ingested document has that name."""
+
+
+class LetterNotFound(DocumentNotFound):
+    """No indexed letter has that reference."""
+
+
+class NotALetter(AssistantError):
+    """The document is not a Special Procedures letter, so it has no letter fields or outline."""
+
+
+class BadFilter(AssistantError):
+    """A search restriction cannot be applied as given (not a reference, dates in the wrong order...)."""

@@ -1,7 +1,8 @@
 """Own the stores: Chroma for vectors and a SQLite chunk store from which the BM25 index is built.
 
 SQLite is the record of what is indexed. A document is written to Chroma first, then committed to
-SQLite in one transaction; vectors that SQLite does not list (left by a crash between the two) are
+SQLite in one transaction (its row, its chunks and, for a letter, the parsed letter as JSON, so the three
+can never disagree); vectors that SQLite does not list (left by a crash between the two) are
 never returned and are swept on the next open. Readers work on an immutable snapshot that a writer
 swaps in whole, so a query never sees half a document.
 """
@@ -17,13 +18,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from assistant.records import Chunk, DocumentInfo
+from assistant.records import Chunk, DocumentInfo, Letter
 from assistant.terms import terms
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -32,7 +33,7 @@ COLLECTION = "chunks"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, pages INTEGER NOT NULL,
-    reference TEXT, date TEXT, addressee TEXT, ingested_at TEXT DEFAULT CURRENT_TIMESTAMP);
+    reference TEXT, date TEXT, addressee TEXT, ingested_at TEXT DEFAULT CURRENT_TIMESTAMP, letter TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, document TEXT NOT NULL REFERENCES documents(name) ON DELETE CASCADE,
     position INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL);
@@ -52,6 +53,7 @@ class Snapshot:
     by_principle: dict[int, tuple[Chunk, ...]]
     by_question: dict[int, tuple[Chunk, ...]]
     document_frequency: dict[str, int]
+    letters: dict[str, Letter] = field(default_factory=dict)  # document name -> parsed letter
 
     @property
     def highest_question(self) -> int:
@@ -86,12 +88,16 @@ class Index:
         self._write_lock = threading.Lock()
         with self._db() as db:
             db.executescript(SCHEMA)
+            self._add_letter_column(db)
         self._sweep_orphans()
         self.snapshot = self._load_snapshot()
 
     # -- writing -----------------------------------------------------------------------------------
-    def replace_document(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Index `chunks` as the whole content of document `info.name`, replacing what it had."""
+    def replace_document(
+        self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray, letter: Letter | None = None
+    ) -> None:
+        """Index `chunks` as the whole content of document `info.name` (and `letter`, what it says as a
+        letter), replacing what it had."""
         with self._write_lock:
             old_ids = self._chunk_ids(info.name)
             if chunks:
@@ -106,9 +112,17 @@ class Index:
             with self._db() as db:
                 db.execute("DELETE FROM chunks WHERE document = ?", (info.name,))
                 db.execute(
-                    "INSERT OR REPLACE INTO documents(name, sha256, pages, reference, date, addressee) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee),
+                    "INSERT OR REPLACE INTO documents"
+                    "(name, sha256, pages, reference, date, addressee, letter) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        info.name,
+                        info.sha256,
+                        info.pages,
+                        info.reference,
+                        info.date,
+                        info.addressee,
+                        json.dumps(letter.to_dict(), ensure_ascii=False) if letter else None,
+                    ),
                 )
                 db.executemany(
                     "INSERT INTO chunks(id, document, position, text, metadata) VALUES (?,?,?,?,?)",
@@ -135,6 +149,10 @@ class Index:
     def documents(self) -> tuple[DocumentInfo, ...]:
         """Every indexed document with its page and chunk counts."""
         return self.snapshot.documents
+
+    def letters(self) -> dict[str, Letter]:
+        """Document name -> parsed letter, for every indexed document that is a letter."""
+        return self.snapshot.letters
 
     def document_hashes(self) -> dict[str, str]:
         """Document name -> content hash, to tell which files changed since the last ingest."""
@@ -192,6 +210,15 @@ class Index:
         finally:
             connection.close()
 
+    @staticmethod
+    def _add_letter_column(db: sqlite3.Connection) -> None:
+        """Upgrade an index built before letters were parsed: add the column and forget the stored
+        hashes, so the next ingest re-reads every document (and `ungp serve` sees the index as stale)."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+        if "letter" not in columns:
+            db.execute("ALTER TABLE documents ADD COLUMN letter TEXT")
+            db.execute("UPDATE documents SET sha256 = ''")
+
     def _chunk_ids(self, name: str) -> set[str]:
         with self._db() as db:
             return {row[0] for row in db.execute("SELECT id FROM chunks WHERE document = ?", (name,))}
@@ -214,6 +241,7 @@ class Index:
                 "SELECT d.name, d.pages, COUNT(c.id), d.sha256, d.reference, d.date, d.addressee "
                 "FROM documents d LEFT JOIN chunks c ON c.document = d.name GROUP BY d.name ORDER BY d.name"
             ).fetchall()
+            letters = db.execute("SELECT name, letter FROM documents WHERE letter IS NOT NULL").fetchall()
         chunks = tuple(Chunk.from_metadata(cid, text, json.loads(meta)) for cid, text, meta in rows)
         lexical = None
         chunk_terms = [terms(c.search_text()) or ["\u2205"] for c in chunks]
@@ -236,4 +264,5 @@ class Index:
             by_principle={n: tuple(found) for n, found in by_principle.items()},
             by_question={n: tuple(found) for n, found in by_question.items()},
             document_frequency=Counter(t for terms_ in chunk_terms for t in set(terms_)),
+            letters={name: Letter.from_dict(json.loads(data)) for name, data in letters},
         )
