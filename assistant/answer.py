@@ -23,7 +23,8 @@ SIMILARITY_WEIGHT = 1.0  # cosine between the question and the sentence
 OVERLAP_WEIGHT = 0.25  # share of the question's (IDF-weighted) terms the sentence contains
 RANK_PRIOR = 0.2  # bonus for sentences of the best passage, halved for each rank below
 PRINCIPLE_WEIGHT = 0.1  # bonus for a sentence naming a principle the question names
-KEEP_WITHIN = 0.3  # keep every sentence scoring within this margin of the best one
+KEEP_WITHIN = 0.4  # keep every sentence scoring within this margin of the best one
+MAX_PER_PASSAGE = 2  # units taken from any one passage, leaving room for a second source
 SHORT_SENTENCE = 120  # a best sentence shorter than this is followed by the next one
 
 
@@ -142,7 +143,8 @@ def select(scored: list[Scored], max_chars: int) -> list[Unit]:
             u.passage is unit.passage and u.start < unit.end and unit.start < u.end for u in chosen
         )
         cost = len(unit.text) + 5
-        if not overlaps and length + cost <= max_chars:
+        crowded = sum(u.passage is unit.passage for u in chosen) >= MAX_PER_PASSAGE
+        if not overlaps and not crowded and length + cost <= max_chars:
             chosen.append(unit)
             length += cost
 
