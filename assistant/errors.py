@@ -26,3 +26,7 @@ class BadQuestion(AssistantError):
 
 class DocumentNotFound(AssistantError):
     """No ingested document has that name."""
+
+
+class ConversationNotFound(AssistantError):
+    """No stored conversation has that id (never created, or removed to keep the store bounded)."""

@@ -1,24 +1,29 @@
-"""The `Assistant` facade: ingest, search, ask, documents. The only thing entry points call."""
+"""The `Assistant` facade: ingest, search, ask, chat, documents. The only thing entry points call."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from assistant.answer import compose
+from assistant.chat import ConversationStore, new_conversation_id, resolve, searchable, topic_of
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import BadQuestion, DocumentNotFound
 from assistant.index import Index
 from assistant.ingest.pipeline import ParsedDocument, parse_changed, plan_ingest
-from assistant.records import Answer, DocumentInfo, IngestReport, Passage, Skipped
+from assistant.ingest.principles import find_principles
+from assistant.llm import LLMAnswerer
+from assistant.records import Answer, ChatReply, DocumentInfo, IngestReport, Passage, Skipped, Turn
 from assistant.retrieve import NO_FILTERS, Filters, retrieve
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+PIECE_CHARS = 40
 
 
 class Assistant:
@@ -30,6 +35,8 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._index = index
+        self._conversations: ConversationStore | None = None
+        self._llm: LLMAnswerer | None = None
         self._load_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
 
@@ -51,6 +58,28 @@ class Assistant:
                 if self._index is None:
                     self._index = Index(self.settings.index_dir)
         return self._index
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversation store (`<index_dir>/conversations.sqlite3`), opened on first use."""
+        if self._conversations is None:
+            with self._load_lock:
+                if self._conversations is None:
+                    self._conversations = ConversationStore(
+                        self.settings.index_dir / "conversations.sqlite3",
+                        max_turns=self.settings.chat_max_turns,
+                        max_conversations=self.settings.chat_max_conversations,
+                    )
+        return self._conversations
+
+    @property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when `settings.llm` names one, else None (extractive answers only)."""
+        if self._llm is None and self.settings.llm != "none":
+            with self._load_lock:
+                if self._llm is None:
+                    self._llm = LLMAnswerer(self.settings)
+        return self._llm
 
     def warm_up(self) -> None:
         """Load model and index now, so the first question is not the slow one."""
@@ -117,15 +146,68 @@ class Assistant:
 
     def ask(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
         """A grounded, cited answer to `question`, or a plain refusal when the corpus does not say."""
-        question = self._checked(question)
+        return self._answer(self._checked(question), filters)
+
+    def _answer(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
+        """The extractive answer, or the LLM's when one is configured, the evidence is strong enough to
+        answer at all, and its answer passes the citation check."""
         passages = retrieve(question, self.index, self.embedder, max(self.settings.k, 5), filters)
-        return compose(
+        extractive = compose(
             question,
             passages,
             self.index.snapshot,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )
+        if self.llm is None or not extractive.grounded:
+            return extractive
+        return self.llm.answer(question, passages, extractive)
+
+    # -- conversations -------------------------------------------------------------------------------
+    def chat(self, message: str, conversation_id: str | None = None) -> ChatReply:
+        """Answer `message` within a conversation (a new one when `conversation_id` is None): a follow-up
+        is first rewritten into a standalone question from the previous turn, then answered like `ask`."""
+        message = self._checked(message)
+        history = self.conversations.turns(conversation_id) if conversation_id else ()
+        conversation_id = conversation_id or new_conversation_id()
+        resolution = resolve(message, history[-1] if history else None)
+        resolved, answer = resolution.query, None
+        if resolution.section:
+            # "which question asks about that?" is answered from the letters' questions (or refused,
+            # naming the closest of them); from anywhere only when no document has such a section
+            answer = self._answer(searchable(resolved), Filters(section=resolution.section))
+        if answer is None or not answer.passages:
+            answer = self._answer(resolved if resolved == message else searchable(resolved))
+        if resolution.alternative and not answer.grounded:
+            # a fragment ("deadline?") that the corpus cannot answer on its own: read it as a follow-up
+            alternative = self._answer(searchable(resolution.alternative))
+            if alternative.grounded:
+                resolved, answer = resolution.alternative, alternative
+        topic = topic_of(resolved, answer, self.index.snapshot)
+        turn = Turn(message, resolved, answer, topic, find_principles(resolved))
+        self.conversations.append(conversation_id, turn)
+        return ChatReply(conversation_id, message, resolved, answer)
+
+    def chat_stream(self, message: str, conversation_id: str | None = None) -> Iterator[str | ChatReply]:
+        """`chat` as a stream: pieces of the answer text, then the whole reply. The message and the
+        conversation are checked now, so that bad input fails before a stream starts."""
+        message = self._checked(message)
+        if conversation_id:
+            self.conversations.turns(conversation_id)
+        return self._stream(message, conversation_id)
+
+    def _stream(self, message: str, conversation_id: str | None) -> Iterator[str | ChatReply]:
+        reply = self.chat(message, conversation_id)
+        yield from pieces(reply.answer.answer)
+        yield reply
+
+    def conversation(self, conversation_id: str) -> tuple[Turn, ...]:
+        """The stored turns of a conversation, oldest first."""
+        return self.conversations.turns(conversation_id)
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and its turns."""
+        self.conversations.delete(conversation_id)
 
     def _checked(self, text: str) -> str:
         text = (text or "").strip()
@@ -159,3 +241,15 @@ class Assistant:
         if not chunks:
             raise DocumentNotFound(f"no document named {name!r} is indexed")
         return "\n".join(c.text for c in chunks)
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
+    """`text` in pieces of whole words of about `size` characters (joined, they give `text` back)."""
+    piece = ""
+    for word in re.findall(r"\s*\S+\s*|\s+", text):
+        if piece and len(piece) + len(word) > size:
+            yield piece
+            piece = ""
+        piece += word
+    if piece:
+        yield piece
