@@ -58,13 +58,15 @@ OPENER = re.compile(
 _BACK_NOUNS = (
     r"principles?|questions?|ones?|points?|issues?|topics?|parts?|requirements?|obligations?|provisions?"
     r"|passages?|answers?|paragraphs?|sections?|cases?|commentary|standards?|steps?|dut(?:y|ies)"
-    r"|allegations?|concerns?|recommendations?|reports?|measures?"
+    r"|recommendations?"
 )
 ANAPHOR = re.compile(
     r"\b(?:it|its|itself|them|the\s+same|the\s+above|the\s+former|the\s+latter)\b"
-    rf"|\b(?:that|this|these|those)\b(?=\s*(?:[?.!,;:)]|$|(?:{_BACK_NOUNS})\b))"
-    r"|\b(?:about|on|for|to|with|of|in|from|regarding|under|into|by|does|do|did|is|was|are)\s+"
-    r"(?:that|this|these|those)\b",
+    # a demonstrative standing for something said before: "about that?", "that principle", "this in ..."
+    rf"|\b(?:that|this|these|those)\b(?=\s*(?:[?.!,;:)]|$)|\s+(?:{_BACK_NOUNS})\b"
+    r"|\s+(?:in|on|for|to|with|of|from|under|by|at|and|or|but|also|too)\b)"
+    # ... or as the subject of a question: "does that apply?", "is this required?"
+    r"|\b(?:does|do|did|is|was|are|were|can|could|should|would|will)\s+(?:that|this|these|those)\b",
     re.IGNORECASE,
 )
 QUESTION_START = re.compile(
@@ -90,11 +92,11 @@ def resolve(message: str, previous: Turn | None) -> Resolution:
     own = own_terms(message)
     if named and not own and previous.principles:
         return Resolution(swap_principles(previous.resolved, named))
-    if OPENER.search(message) or ANAPHOR.search(message) or (named and not own):
+    if OPENER.search(message) or ANAPHOR.search(message) or not own:
         section = "questions" if ASKS_WHICH_QUESTION.search(message) else None
         return Resolution(with_topic(message, previous, carry_principles=not own), section=section)
     if len(own) <= FRAGMENT_TERMS and not named and not QUESTION_START.match(message):
-        return Resolution(message, alternative=with_topic(message, previous, carry_principles=not own))
+        return Resolution(message, alternative=with_topic(message, previous, carry_principles=False))
     return Resolution(message)
 
 

@@ -264,7 +264,8 @@ def documents(ctx: click.Context) -> None:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API (docs at /docs), indexing the corpus first if the index is missing or stale.
+    """Serve the chat page (at /) and the HTTP API (docs at /docs), indexing the corpus first if the index
+    is missing or stale.
 
     \b
     Example:
@@ -278,7 +279,9 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     with _friendly_errors():
         if assistant.is_stale():
             run_ingest(assistant)
-    err_console.print(f"Serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    err_console.print(
+        f"Serving on http://{host}:{port}: chat page at http://{host}:{port}/, API docs at /docs"
+    )
     uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
 
 

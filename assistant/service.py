@@ -148,12 +148,14 @@ class Assistant:
         """A grounded, cited answer to `question`, or a plain refusal when the corpus does not say."""
         return self._answer(self._checked(question), filters)
 
-    def _answer(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
+    def _answer(self, question: str, filters: Filters = NO_FILTERS, search: str | None = None) -> Answer:
         """The extractive answer, or the LLM's when one is configured, the evidence is strong enough to
-        answer at all, and its answer passes the citation check."""
-        passages = retrieve(question, self.index, self.embedder, max(self.settings.k, 5), filters)
+        answer at all, and its answer passes the citation check. `search`, when given, is what retrieval
+        and the evidence check use instead of the question (the LLM still reads the question)."""
+        query = search or question
+        passages = retrieve(query, self.index, self.embedder, max(self.settings.k, 5), filters)
         extractive = compose(
-            question,
+            query,
             passages,
             self.index.snapshot,
             max_chars=self.settings.max_answer_chars,
@@ -172,15 +174,16 @@ class Assistant:
         conversation_id = conversation_id or new_conversation_id()
         resolution = resolve(message, history[-1] if history else None)
         resolved, answer = resolution.query, None
+        search = None if resolved == message else searchable(resolved)
         if resolution.section:
             # "which question asks about that?" is answered from the letters' questions (or refused,
             # naming the closest of them); from anywhere only when no document has such a section
-            answer = self._answer(searchable(resolved), Filters(section=resolution.section))
+            answer = self._answer(resolved, Filters(section=resolution.section), search)
         if answer is None or not answer.passages:
-            answer = self._answer(resolved if resolved == message else searchable(resolved))
+            answer = self._answer(resolved, search=search)
         if resolution.alternative and not answer.grounded:
             # a fragment ("deadline?") that the corpus cannot answer on its own: read it as a follow-up
-            alternative = self._answer(searchable(resolution.alternative))
+            alternative = self._answer(resolution.alternative, search=searchable(resolution.alternative))
             if alternative.grounded:
                 resolved, answer = resolution.alternative, alternative
         topic = topic_of(resolved, answer, self.index.snapshot)
