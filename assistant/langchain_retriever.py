@@ -32,12 +32,8 @@ class UNGPRetriever(BaseRetriever):
         return [
             Document(
                 page_content=p.chunk.text,
-                metadata={
-                    **p.chunk.metadata(),
-                    "principles": list(p.chunk.principles),
-                    "score": p.score,
-                    "chunk_id": p.chunk.id,
-                },
+                metadata={**p.chunk.metadata(), "principles": list(p.chunk.principles), "score": p.score,
+                          "chunk_id": p.chunk.id},
                 id=p.chunk.id,
             )
             for p in passages

@@ -57,9 +57,7 @@ def embedder() -> Embedder:
     return Embedder("bundled")
 
 
-def make_assistant(
-    tmp: Path, embedder: Embedder, files: list[Path] | None = None, **settings: object
-) -> Assistant:
+def make_assistant(tmp: Path, embedder: Embedder, files: list[Path] | None = None, **settings: object) -> Assistant:
     """An assistant over a fresh corpus folder holding `files` (default: the sample letter)."""
     corpus = tmp / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)

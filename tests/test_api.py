@@ -55,11 +55,7 @@ def test_ask_cites_the_right_page_and_principle_with_verbatim_quotes(http, quest
 
 @pytest.mark.parametrize(
     "question",
-    [
-        "What is the capital of Australia?",
-        "Give me a recipe for chocolate cake",
-        "What does Guiding Principle 17 say?",
-    ],
+    ["What is the capital of Australia?", "Give me a recipe for chocolate cake", "What does Guiding Principle 17 say?"],
 )
 def test_unsupported_questions_are_not_grounded(http, question):
     body = http.post("/ask", json={"question": question}).json()
@@ -78,9 +74,7 @@ def test_search_contract(http):
 
 
 def test_search_filters(http):
-    results = http.post("/search", json={"query": "remediation", "k": 10, "section": "questions"}).json()[
-        "results"
-    ]
+    results = http.post("/search", json={"query": "remediation", "k": 10, "section": "questions"}).json()["results"]
     assert results and all(r["section"] == "questions" for r in results)
 
 
@@ -99,10 +93,7 @@ def test_document_file_is_served(http):
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (
-            {"question": "   "},
-            "the question is empty; ask something about the letters or the Guiding Principles",
-        ),
+        ({"question": "   "}, "the question is empty; ask something about the letters or the Guiding Principles"),
         ({"question": "x" * 2001}, "the question is 2001 characters long; the limit is 2000"),
     ],
 )

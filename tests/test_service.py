@@ -21,15 +21,11 @@ def test_changed_and_deleted_files_are_replaced_and_removed(tmp_path, embedder):
     assistant = make_assistant(tmp_path, embedder)
     assistant.ingest()
     corpus = assistant.settings.corpus_dir
-    (corpus / "note.md").write_text(
-        "# Note\n\nGuiding Principle 22 is about remediation.\n", encoding="utf-8"
-    )
+    (corpus / "note.md").write_text("# Note\n\nGuiding Principle 22 is about remediation.\n", encoding="utf-8")
     assert assistant.is_stale()
     report = assistant.ingest()
     assert report.added == ("note.md",)
-    (corpus / "note.md").write_text(
-        "# Note\n\nA changed note about grievance mechanisms.\n", encoding="utf-8"
-    )
+    (corpus / "note.md").write_text("# Note\n\nA changed note about grievance mechanisms.\n", encoding="utf-8")
     report = assistant.ingest()
     assert report.updated == ("note.md",) and report.unchanged == (SAMPLE_NAME,)
     texts = [c.text for c in assistant.index.snapshot.chunks if c.document == "note.md"]
@@ -87,9 +83,7 @@ def test_index_reopens_from_disk(tmp_path, embedder):
 def test_text_and_markdown_files_are_indexed(tmp_path, embedder):
     shutil.copy(SAMPLE_PDF, tmp_path / "x.pdf")
     assistant = make_assistant(tmp_path, embedder, files=[])
-    (assistant.settings.corpus_dir / "guide.txt").write_text(
-        "Para one.\n\nPara two about GP 13.", encoding="utf-8"
-    )
+    (assistant.settings.corpus_dir / "guide.txt").write_text("Para one.\n\nPara two about GP 13.", encoding="utf-8")
     report = assistant.ingest()
     assert report.added == ("guide.txt",)
     chunk = assistant.search("GP 13", k=1)[0].chunk
