@@ -168,6 +168,7 @@ function toggleSource(turn, panel, button, citation) {
   panel.append(close);
   panel.hidden = false;
   panel.dataset.cite = String(citation.id);
+  panel.focus(); // read the source next; Escape or Close returns to the marker
 }
 
 function closeSource(turn, panel, returnFocus) {
