@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -73,7 +74,20 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
         overrides["corpus_dir"] = corpus_dir
     if index_dir:
         overrides["index_dir"] = index_dir
-    ctx.obj = Assistant(Settings(**overrides))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise click.UsageError(settings_problems(exc)) from exc
+    ctx.obj = Assistant(settings)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Invalid settings as one line each, named by their environment variable."""
+    lines = []
+    for error in exc.errors():
+        where = "".join(f"UNGP_{str(part).upper()}: " for part in error["loc"][:1])
+        lines.append(f"{where}{str(error['msg']).removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(lines)
 
 
 def run_ingest(assistant: Assistant, rebuild: bool = False, quiet: bool = False) -> IngestReport:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from conftest import LiveServer, collapse, make_assistant, reference_text
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -23,6 +24,7 @@ from fpdf import FPDF
 from pydantic import ValidationError
 
 from assistant.api import create_app
+from assistant.cli import cli
 from assistant.config import Settings
 from assistant.llm import SYSTEM_PROMPT, build_messages, check, renumber
 from assistant.records import Chunk, Passage
@@ -221,6 +223,15 @@ def test_settings_fail_fast_when_the_llm_is_incomplete():
     with pytest.raises(ValidationError, match="UNGP_LLM=openai needs UNGP_LLM_BASE_URL"):
         Settings(llm="openai", llm_model="m")
     assert Settings(llm="ollama", llm_model="llama3.1").llm_base_url is None
+
+
+def test_the_cli_names_the_missing_setting(monkeypatch):
+    monkeypatch.setenv("UNGP_LLM", "openai")
+    result = CliRunner().invoke(cli, ["documents"])
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: invalid settings: UNGP_LLM=openai needs UNGP_LLM_MODEL (the model name the server serves)\n"
+    )
 
 
 # -- against the stand-in server -----------------------------------------------------------------------
