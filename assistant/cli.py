@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -78,7 +79,20 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
         overrides["corpus_dir"] = corpus_dir
     if index_dir:
         overrides["index_dir"] = index_dir
-    ctx.obj = Assistant(Settings(**overrides))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise click.UsageError(settings_problems(exc)) from exc
+    ctx.obj = Assistant(settings)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Invalid settings as one line each, named by their environment variable."""
+    lines = []
+    for error in exc.errors():
+        where = "".join(f"UNGP_{str(part).upper()}: " for part in error["loc"][:1])
+        lines.append(f"{where}{str(error['msg']).removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(lines)
 
 
 def run_ingest(assistant: Assistant, rebuild: bool = False, quiet: bool = False) -> IngestReport:
@@ -361,7 +375,8 @@ def outline(ctx: click.Context, target: str, output: str) -> None:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API (docs at /docs), indexing the corpus first if the index is missing or stale.
+    """Serve the chat page (at /) and the HTTP API (docs at /docs), indexing the corpus first if the index
+    is missing or stale.
 
     \b
     Example:
@@ -375,7 +390,9 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     with _friendly_errors():
         if assistant.is_stale():
             run_ingest(assistant)
-    err_console.print(f"Serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    err_console.print(
+        f"Serving on http://{host}:{port}: chat page at http://{host}:{port}/, API docs at /docs"
+    )
     uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
 
 

@@ -38,3 +38,7 @@ class NotALetter(AssistantError):
 
 class BadFilter(AssistantError):
     """A search restriction cannot be applied as given (not a reference, dates in the wrong order...)."""
+
+
+class ConversationNotFound(AssistantError):
+    """No stored conversation has that id (never created, or removed to keep the store bounded)."""

@@ -392,3 +392,38 @@ class Outline:
             "allegations": [asdict(a) for a in self.allegations],
             "notes": list(self.notes),
         }
+
+
+# -- conversations -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation as stored: what was asked, how it was understood, the answer,
+    and the topic (key words and principles) that a follow-up may lean on."""
+
+    message: str
+    resolved: str
+    answer: Answer
+    topic: tuple[str, ...] = ()
+    principles: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """An answer within a conversation: the `/ask` answer plus the conversation it belongs to and the
+    standalone question it answered (the message with its follow-up references resolved)."""
+
+    conversation_id: str
+    message: str
+    resolved: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a chat message will be searched: `query` first; `alternative` (the message read as a
+    follow-up of the previous turn) when `query` alone finds no support; only in `section` first when
+    the follow-up asks which of a letter's questions covers the topic."""
+
+    query: str
+    alternative: str | None = None
+    section: str | None = None

@@ -1,19 +1,21 @@
-"""The `Assistant` facade: ingest, search, ask, documents, letters and outlines. The only thing entry
-points call."""
+"""The `Assistant` facade: ingest, search, ask, chat, documents, letters and outlines. The only thing
+entry points call."""
 
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from assistant.answer import compose
+from assistant.chat import ConversationStore, new_conversation_id, resolve, searchable, topic_of
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import BadFilter, BadQuestion, DocumentNotFound, LetterNotFound, NotALetter
@@ -27,11 +29,14 @@ from assistant.ingest.pipeline import (
     parse_document,
     plan_ingest,
 )
+from assistant.ingest.principles import find_principles
 from assistant.ingest.sentences import split_sentences
+from assistant.llm import LLMAnswerer
 from assistant.outline import build_outline
 from assistant.records import (
     SECTIONS,
     Answer,
+    ChatReply,
     Chunk,
     DocumentInfo,
     IngestReport,
@@ -39,6 +44,7 @@ from assistant.records import (
     Outline,
     Passage,
     Skipped,
+    Turn,
     name_words,
 )
 from assistant.retrieve import NO_FILTERS, Filters, retrieve
@@ -46,6 +52,7 @@ from assistant.retrieve import NO_FILTERS, Filters, retrieve
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 OUTLINE_DEPTH = 8  # annex passages retrieved per question before the outline keeps the relevant ones
+PIECE_CHARS = 40
 
 
 class Assistant:
@@ -57,6 +64,8 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._index = index
+        self._conversations: ConversationStore | None = None
+        self._llm: LLMAnswerer | None = None
         self._load_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
         # reference -> (the index snapshot it was built on, outline): valid until the index changes
@@ -80,6 +89,28 @@ class Assistant:
                 if self._index is None:
                     self._index = Index(self.settings.index_dir)
         return self._index
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversation store (`<index_dir>/conversations.sqlite3`), opened on first use."""
+        if self._conversations is None:
+            with self._load_lock:
+                if self._conversations is None:
+                    self._conversations = ConversationStore(
+                        self.settings.index_dir / "conversations.sqlite3",
+                        max_turns=self.settings.chat_max_turns,
+                        max_conversations=self.settings.chat_max_conversations,
+                    )
+        return self._conversations
+
+    @property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when `settings.llm` names one, else None (extractive answers only)."""
+        if self._llm is None and self.settings.llm != "none":
+            with self._load_lock:
+                if self._llm is None:
+                    self._llm = LLMAnswerer(self.settings)
+        return self._llm
 
     def warm_up(self) -> None:
         """Load model and index now, so the first question is not the slow one."""
@@ -150,17 +181,72 @@ class Assistant:
 
     def ask(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
         """A grounded, cited answer to `question`, or a plain refusal when the corpus does not say."""
-        question = self._checked(question)
-        filters = self.checked_filters(filters)
-        passages = retrieve(question, self.index, self.embedder, max(self.settings.k, 5), filters)
-        return compose(
-            question,
+        return self._answer(self._checked(question), self.checked_filters(filters))
+
+    def _answer(self, question: str, filters: Filters = NO_FILTERS, search: str | None = None) -> Answer:
+        """The extractive answer, or the LLM's when one is configured, the evidence is strong enough to
+        answer at all, and its answer passes the citation check. `search`, when given, is what retrieval
+        and the evidence check use instead of the question (the LLM still reads the question)."""
+        query = search or question
+        passages = retrieve(query, self.index, self.embedder, max(self.settings.k, 5), filters)
+        extractive = compose(
+            query,
             passages,
             self.index.snapshot,
             self.embedder,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )
+        if self.llm is None or not extractive.grounded:
+            return extractive
+        return self.llm.answer(question, passages, extractive)
+
+    # -- conversations -------------------------------------------------------------------------------
+    def chat(self, message: str, conversation_id: str | None = None) -> ChatReply:
+        """Answer `message` within a conversation (a new one when `conversation_id` is None): a follow-up
+        is first rewritten into a standalone question from the previous turn, then answered like `ask`."""
+        message = self._checked(message)
+        history = self.conversations.turns(conversation_id) if conversation_id else ()
+        conversation_id = conversation_id or new_conversation_id()
+        resolution = resolve(message, history[-1] if history else None)
+        resolved, answer = resolution.query, None
+        search = None if resolved == message else searchable(resolved)
+        if resolution.section:
+            # "which question asks about that?" is answered from the letters' questions (or refused,
+            # naming the closest of them); from anywhere only when no document has such a section
+            answer = self._answer(resolved, Filters(section=resolution.section), search)
+        if answer is None or not answer.passages:
+            answer = self._answer(resolved, search=search)
+        if resolution.alternative and not answer.grounded:
+            # a fragment ("deadline?") that the corpus cannot answer on its own: read it as a follow-up
+            alternative = self._answer(resolution.alternative, search=searchable(resolution.alternative))
+            if alternative.grounded:
+                resolved, answer = resolution.alternative, alternative
+        topic = topic_of(resolved, answer, self.index.snapshot)
+        turn = Turn(message, resolved, answer, topic, find_principles(resolved))
+        self.conversations.append(conversation_id, turn)
+        return ChatReply(conversation_id, message, resolved, answer)
+
+    def chat_stream(self, message: str, conversation_id: str | None = None) -> Iterator[str | ChatReply]:
+        """`chat` as a stream: pieces of the answer text, then the whole reply. The message and the
+        conversation are checked now, so that bad input fails before a stream starts."""
+        message = self._checked(message)
+        if conversation_id:
+            self.conversations.turns(conversation_id)
+        return self._stream(message, conversation_id)
+
+    def _stream(self, message: str, conversation_id: str | None) -> Iterator[str | ChatReply]:
+        reply = self.chat(message, conversation_id)
+        yield from pieces(reply.answer.answer)
+        yield reply
+
+    def conversation(self, conversation_id: str) -> tuple[Turn, ...]:
+        """The stored turns of a conversation, oldest first."""
+        return self.conversations.turns(conversation_id)
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and its turns."""
+        self.conversations.delete(conversation_id)
 
     def checked_filters(self, filters: Filters) -> Filters:
         """`filters` ready to use: a reference typed any accepted way ("al-oth-170-2021") made canonical;
@@ -295,3 +381,15 @@ class Assistant:
             side = Index(Path(folder))
             side.replace_document(parsed.info, parsed.chunks, self._vectors(parsed.chunks), parsed.letter)
             return self._outline(parsed.letter, side)
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
+    """`text` in pieces of whole words of about `size` characters (joined, they give `text` back)."""
+    piece = ""
+    for word in re.findall(r"\s*\S+\s*|\s+", text):
+        if piece and len(piece) + len(word) > size:
+            yield piece
+            piece = ""
+        piece += word
+    if piece:
+        yield piece
