@@ -68,6 +68,14 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def unreachable(server: LiveServer, ending: str) -> str:
+    """The page's message when the server is gone; `ending` is what the view adds."""
+    return (
+        f"Cannot reach the assistant server at {server.url}. Check that it is running (make serve, or ungp "
+        f"serve) and try again{ending}"
+    )
+
+
 def ask(page, question: str):
     """Type a question, send it with Enter, and wait for the finished answer; return its turn."""
     count = page.locator(".turn").count()
@@ -186,10 +194,7 @@ def test_a_clear_message_when_the_server_is_unreachable(page, assistant):
     page.get_by_role("button", name="Ask").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
-    assert alert.inner_text() == (
-        f"Cannot reach the assistant server at {server.url}. Check that it is running (make serve, or ungp "
-        "serve) and try again; your question is still in the box."
-    )
+    assert alert.inner_text() == unreachable(server, "; your question is still in the box.")
     assert page.get_by_label("Your question").input_value() == "What does GP 13 say?"
     assert page.locator(".turn").count() == 0
     assert page.get_by_role("button", name="Ask").is_enabled()
@@ -365,8 +370,5 @@ def test_letters_empty_state_then_server_gone(page, tmp_path, embedder):
     nav.get_by_role("link", name="Letters").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
-    assert alert.inner_text() == (
-        f"Cannot reach the assistant server at {server.url}. Check that it is running (make serve, or ungp "
-        "serve) and try again."
-    )
+    assert alert.inner_text() == unreachable(server, ".")
     assert page.get_by_role("button", name="Try again").is_visible()

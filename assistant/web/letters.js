@@ -237,14 +237,21 @@ function letterFacts(letter) {
   return part;
 }
 
-function deadlines(outline, letter) {
-  const part = section("Deadlines", "deadlines");
-  if (outline.deadlines.length === 0) {
-    part.append(el("p", "empty", "The letter sets no deadline."));
+// A titled part of the outline: one list item per entry, or a sentence saying there is none.
+function listSection(title, key, entries, emptyText, listTag, renderItem) {
+  const part = section(title, key);
+  if (entries.length === 0) {
+    part.append(el("p", "empty", emptyText));
     return part;
   }
-  const list = el("ul", "deadline-list");
-  for (const deadline of outline.deadlines) {
+  const list = el(listTag, `${key}-list`);
+  entries.forEach((entry) => list.append(renderItem(entry)));
+  part.append(list);
+  return part;
+}
+
+function deadlines(outline, letter) {
+  return listSection("Deadlines", "deadlines", outline.deadlines, "The letter sets no deadline.", "ul", (deadline) => {
     const item = el("li", "deadline");
     const head = el("p", "deadline-head");
     if (deadline.date) head.append(el("strong", "deadline-date", longDate(deadline.date)), ": ");
@@ -252,47 +259,38 @@ function deadlines(outline, letter) {
     if (deadline.date && deadline.days !== null && letter.date) label += ` (${deadline.days} days after ${longDate(letter.date)})`;
     head.append(el("span", "deadline-label", label));
     item.append(head, el("blockquote", "quote", deadline.quote), pdfLink(letter.document, deadline.page));
-    list.append(item);
-  }
-  part.append(list);
-  return part;
+    return item;
+  });
 }
 
 function questions(outline, letter) {
-  const part = section("Questions and the Guiding Principles they engage", "questions");
-  if (outline.questions.length === 0) {
-    part.append(el("p", "empty", "No numbered question was found in this letter."));
-    return part;
-  }
-  const list = el("ol", "question-list");
   const quotedUnder = new Map(); // a quote shown in full once; later questions fold it away
-  for (const question of outline.questions) {
-    const item = el("li", "question-item");
-    item.id = `question-${question.number}`;
-    const heading = el("h4", "question-title", `Question ${question.number}`);
-    heading.id = `question-${question.number}-title`;
-    item.setAttribute("aria-labelledby", heading.id);
-    const where = el("p", "question-where");
-    where.append(`Asked on ${pagesText(question.pages)} · `, pdfLink(letter.document, question.page));
-    item.append(heading, where, el("blockquote", "question-text quote", question.text));
-    const engaged = el("p", "engaged");
-    engaged.append(el("strong", "", "Guiding Principles engaged: "));
-    engaged.append(question.principles.length
-      ? el("span", "engaged-list", principleRanges(question.principles))
-      : el("span", "engaged-list none", "none that the annex supports closely enough"));
-    item.append(engaged);
-    if (question.support.length) {
-      const supports = el("ul", "support-list");
-      supports.setAttribute("aria-label", `Annex passages supporting question ${question.number}`);
-      for (const support of question.support) {
-        supports.append(supportItem(support, letter, question.number, quotedUnder));
+  return listSection("Questions and the Guiding Principles they engage", "questions", outline.questions,
+    "No numbered question was found in this letter.", "ol", (question) => {
+      const item = el("li", "question-item");
+      item.id = `question-${question.number}`;
+      const heading = el("h4", "question-title", `Question ${question.number}`);
+      heading.id = `question-${question.number}-title`;
+      item.setAttribute("aria-labelledby", heading.id);
+      const where = el("p", "question-where");
+      where.append(`Asked on ${pagesText(question.pages)} · `, pdfLink(letter.document, question.page));
+      item.append(heading, where, el("blockquote", "question-text quote", question.text));
+      const engaged = el("p", "engaged");
+      engaged.append(el("strong", "", "Guiding Principles engaged: "));
+      engaged.append(question.principles.length
+        ? el("span", "engaged-list", principleRanges(question.principles))
+        : el("span", "engaged-list none", "none that the annex supports closely enough"));
+      item.append(engaged);
+      if (question.support.length) {
+        const supports = el("ul", "support-list");
+        supports.setAttribute("aria-label", `Annex passages supporting question ${question.number}`);
+        for (const support of question.support) {
+          supports.append(supportItem(support, letter, question.number, quotedUnder));
+        }
+        item.append(supports);
       }
-      item.append(supports);
-    }
-    list.append(item);
-  }
-  part.append(list);
-  return part;
+      return item;
+    });
 }
 
 function supportItem(support, letter, number, quotedUnder) {
@@ -315,19 +313,12 @@ function supportItem(support, letter, number, quotedUnder) {
 }
 
 function allegations(outline, letter) {
-  const part = section("Facts alleged", "allegations");
-  if (outline.allegations.length === 0) {
-    part.append(el("p", "empty", "No paragraph setting out the facts alleged was found."));
-    return part;
-  }
-  const list = el("ol", "allegation-list");
-  for (const excerpt of outline.allegations) {
-    const item = el("li", "allegation");
-    item.append(el("p", "allegation-text", excerpt.text), pdfLink(letter.document, excerpt.page));
-    list.append(item);
-  }
-  part.append(list);
-  return part;
+  return listSection("Facts alleged", "allegations", outline.allegations,
+    "No paragraph setting out the facts alleged was found.", "ol", (excerpt) => {
+      const item = el("li", "allegation");
+      item.append(el("p", "allegation-text", excerpt.text), pdfLink(letter.document, excerpt.page));
+      return item;
+    });
 }
 
 // -- the outline as Markdown --------------------------------------------------------------------------
