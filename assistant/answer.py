@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from assistant.embeddings import Embedder
 from assistant.grounding import Judgement, judge
 from assistant.index import Snapshot
-from assistant.ingest.principles import find_principles
+from assistant.ingest.principles import find_principles, format_ranges
 from assistant.ingest.sentences import quotable_spans
 from assistant.records import Answer, Chunk, Citation, Passage, labelled
 from assistant.terms import expand_shorthand, terms
@@ -23,7 +23,8 @@ SIMILARITY_WEIGHT = 1.0  # cosine between the question and the sentence
 OVERLAP_WEIGHT = 0.25  # share of the question's (IDF-weighted) terms the sentence contains
 RANK_PRIOR = 0.2  # bonus for sentences of the best passage, halved for each rank below
 PRINCIPLE_WEIGHT = 0.1  # bonus for a sentence naming a principle the question names
-KEEP_WITHIN = 0.3  # keep every sentence scoring within this margin of the best one
+KEEP_WITHIN = 0.4  # keep every sentence scoring within this margin of the best one
+MAX_PER_PASSAGE = 2  # units taken from any one passage, leaving room for a second source
 SHORT_SENTENCE = 120  # a best sentence shorter than this is followed by the next one
 
 
@@ -72,7 +73,7 @@ def compose(
         question,
         similarity=scored[0].similarity if scored else 0.0,
         coverage=_coverage(question, passages, snapshot),
-        chosen_text=" ".join(u.text for u in chosen),
+        best_texts=[u.text for u in sorted(chosen, key=lambda u: -_score_of(u, scored))],
         passages_text="\n".join(p.chunk.search_text() for p in passages[:3]),
         snapshot=snapshot,
     )
@@ -142,7 +143,8 @@ def select(scored: list[Scored], max_chars: int) -> list[Unit]:
             u.passage is unit.passage and u.start < unit.end and unit.start < u.end for u in chosen
         )
         cost = len(unit.text) + 5
-        if not overlaps and length + cost <= max_chars:
+        crowded = sum(u.passage is unit.passage for u in chosen) >= MAX_PER_PASSAGE
+        if not overlaps and not crowded and length + cost <= max_chars:
             chosen.append(unit)
             length += cost
 
@@ -161,6 +163,10 @@ def select(scored: list[Scored], max_chars: int) -> list[Unit]:
     return sorted(chosen, key=lambda u: (u.passage.rank, u.start))
 
 
+def _score_of(unit: Unit, scored: list[Scored]) -> float:
+    return next(s.score for s in scored if s.unit is unit)
+
+
 def _coverage(question: str, passages: list[Passage], snapshot: Snapshot) -> float:
     """Share of the question's distinctive vocabulary (IDF-weighted) found in the top passages."""
     weights = {t: snapshot.idf(t) for t in set(terms(question))}
@@ -174,6 +180,7 @@ REFUSALS = {
     "weak": "The corpus does not answer this question, and I will not guess.",
     "number": "The corpus does not give that figure.",
     "date": "The corpus does not give that date.",
+    "name": "The corpus does not name that.",
     "aftermath": "The corpus holds the letters as they were sent; it does not record replies to them or "
     "what happened afterwards.",
 }
@@ -199,7 +206,7 @@ def refuse(passages: list[Passage], judgement: Judgement, snapshot: Snapshot) ->
     else:
         text = REFUSALS.get(reason, REFUSALS["weak"])
     if reason.startswith("principle") and snapshot.by_principle:
-        text += f" It does cover Guiding Principles {_ranges(sorted(snapshot.by_principle))}."
+        text += f" It does cover Guiding Principles {format_ranges(sorted(snapshot.by_principle))}."
     else:
         topics = list(dict.fromkeys(_topic(p.chunk) for p in passages[:3]))
         if topics:
@@ -216,17 +223,6 @@ def _topic(chunk: Chunk) -> str:
     if chunk.question_number is not None:
         return f"question {chunk.question_number} of the letter ({where})"
     if chunk.principles and chunk.section == "annex":
-        return f"Guiding Principle {_ranges(list(chunk.principles))} in the annex ({where})"
+        return f"Guiding Principle {format_ranges(list(chunk.principles))} in the annex ({where})"
     words = " ".join(chunk.text.split()[:9]).rstrip(",;:")
     return f"“{words}…” ({where})"
-
-
-def _ranges(numbers: list[int]) -> str:
-    """[13, 15, 25, 26, 27] -> '13, 15, 25-27'."""
-    runs: list[list[int]] = []
-    for n in numbers:
-        if runs and runs[-1][-1] == n - 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, Request, Response, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from assistant.access import AccessGuard, AccessPolicy
 from assistant.config import Settings
 from assistant.errors import (
     AssistantError,
+    BadFilter,
     BadQuestion,
+    ConversationNotFound,
     DocumentNotFound,
     DocumentRejected,
     DocumentTooLarge,
     IndexNotReady,
+    NotALetter,
 )
-from assistant.records import Answer, DocumentInfo, Passage
+from assistant.outline import render_markdown
+from assistant.records import Answer, ChatReply, DocumentInfo, Letter, Outline, Passage, Turn
 from assistant.retrieve import Filters
 from assistant.service import Assistant
 from assistant.telemetry import Metrics, RequestTelemetry
@@ -37,8 +45,13 @@ ERROR_STATUS: dict[type[AssistantError], int] = {
     DocumentRejected: 422,
     DocumentTooLarge: 413,
     DocumentNotFound: 404,
+    ConversationNotFound: 404,
     IndexNotReady: 503,
+    BadFilter: 422,
+    NotALetter: 422,
 }
+WEB_DIR = Path(__file__).resolve().parent / "web"
+CONVERSATION_ID = r"^[0-9a-f]{32}$"
 MULTIPART_SLACK_BYTES = 1_000_000  # form boundaries and headers around an upload at the size limit
 
 
@@ -79,17 +92,48 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
 
 
 # -- request and response models -----------------------------------------------------------------------
-class SearchRequest(BaseModel):
+class FilterParams(BaseModel):
+    """Restrictions shared by every request that retrieves passages (`/search`, `/ask`; `/chat` can
+    inherit them too). Fields left out do not restrict."""
+
+    document: str | None = Field(default=None, description="Only this document (file name).")
+    reference: str | None = Field(
+        default=None,
+        description="Only this letter, as printed or as a slug.",
+        examples=["AL OTH 170/2021", "AL-OTH-170-2021"],
+    )
+    addressee: str | None = Field(
+        default=None,
+        description="Only letters to this company or person (case-insensitive; every word must match).",
+        examples=["ZTE", "Li Zixue"],
+    )
+    date_from: date | None = Field(default=None, description="Only letters dated on or after this day.")
+    date_to: date | None = Field(default=None, description="Only letters dated on or before this day.")
+    principle: int | None = Field(
+        default=None, ge=1, le=31, description="Only passages citing this Guiding Principle."
+    )
+    section: Literal["body", "questions", "annex"] | None = Field(
+        default=None, description="Only this part of a letter."
+    )
+
+    def to_filters(self) -> Filters:
+        """The service's `Filters` (empty strings count as not given)."""
+        return Filters(
+            document=self.document or None,
+            reference=self.reference or None,
+            section=self.section,
+            principle=self.principle,
+            addressee=self.addressee or None,
+            date_from=self.date_from,
+            date_to=self.date_to,
+        )
+
+
+class SearchRequest(FilterParams):
     query: str = Field(
         min_length=1, description="What to look for.", examples=["Guiding Principle 22 remediation"]
     )
     k: int = Field(default=5, ge=1, le=50, description="How many passages to return.")
-    document: str | None = Field(default=None, description="Only this document (file name).")
-    reference: str | None = Field(default=None, description="Only this letter, e.g. 'AL OTH 170/2021'.")
-    section: str | None = Field(default=None, description="Only 'body', 'questions' or 'annex'.")
-    principle: int | None = Field(
-        default=None, ge=1, le=31, description="Only passages citing this principle."
-    )
 
 
 class SearchResult(BaseModel):
@@ -108,7 +152,7 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterParams):
     question: str = Field(
         min_length=1,
         description="A question about the letters or the Guiding Principles.",
@@ -131,8 +175,47 @@ class AskResponse(BaseModel):
     grounded: bool = Field(description="False when the corpus does not support an answer.")
     citations: list[CitationOut]
     support: float = Field(description="Strength of the evidence, 0-1.")
-    mode: str = Field(description="'extractive' (default) or the LLM that wrote the answer.")
+    mode: str = Field(
+        description="'extractive' (default, no LLM), 'llm:<provider>/<model>' (an LLM wrote it and it passed "
+        "the citation check) or 'extractive-fallback' (an LLM is configured but its answer was not used; "
+        "`note` says why)."
+    )
     note: str | None = Field(default=None, description="Why an LLM answer fell back, if it did.")
+
+
+class ChatRequest(FilterParams):
+    message: str = Field(
+        min_length=1,
+        description="A question, or a follow-up that leans on the conversation so far "
+        "('what about GP 20?', 'and the deadline?', 'which question asks about that?').",
+        examples=["What does Guiding Principle 22 require of a company that caused harm?"],
+    )
+    conversation_id: str | None = Field(
+        default=None,
+        pattern=CONVERSATION_ID,
+        description="The conversation to continue, as returned by an earlier reply; leave it out to start "
+        "a new one.",
+        examples=[None],
+    )
+
+
+class ChatResponse(AskResponse):
+    conversation_id: str = Field(description="Send it with the next message to continue the conversation.")
+    resolved_question: str = Field(
+        description="The standalone question that was answered: the message with its references to earlier "
+        "turns filled in (equal to the message when it stands on its own)."
+    )
+
+
+class TurnOut(BaseModel):
+    message: str
+    resolved_question: str
+    answer: AskResponse
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    turns: list[TurnOut] = Field(description="Oldest first; long conversations keep their latest turns.")
 
 
 class DocumentOut(BaseModel):
@@ -159,6 +242,111 @@ class DocumentRemoved(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str = Field(description="What went wrong, in one sentence.")
+
+
+class LetterSummary(BaseModel):
+    reference: str = Field(description="As printed, e.g. 'AL OTH 170/2021'.")
+    slug: str = Field(description="The reference as a URL segment, e.g. 'AL-OTH-170-2021'.")
+    document: str = Field(description="The file the letter was read from.")
+    letter_type: str = Field(description="AL, UA, OL, JAL, JUA or JOL.")
+    date: str | None = Field(description="Date of the letter (ISO), null when not printed.")
+    person: str | None = Field(description="The person the letter greets, e.g. 'Mr. Li Zixue'.")
+    company: str | None = Field(description="The company written to, e.g. 'ZTE Corporation'.")
+    addressee: str | None = Field(description="The addressee footer as printed on the first page.")
+    question_count: int = Field(description="How many numbered questions the letter asks.")
+    publication_date: str | None = Field(
+        description="When the letter and any response are made public (letter date + period), ISO."
+    )
+    principles: list[int] = Field(description="Guiding Principles the letter quotes or cites.")
+
+
+class LettersResponse(BaseModel):
+    letters: list[LetterSummary]
+
+
+class ExcerptOut(BaseModel):
+    text: str = Field(description="Verbatim text of the letter.")
+    page: int
+
+
+class SignatoryOut(BaseModel):
+    name: str
+    mandate: str | None
+
+
+class LetterQuestionOut(BaseModel):
+    number: int
+    text: str = Field(description="The question in full, without its number.")
+    page: int
+    pages: list[int]
+    principles: list[int] = Field(description="Principles the question names itself.")
+
+
+class PrincipleMentionOut(BaseModel):
+    numbers: list[int]
+    page: int = Field(description="Page where the quoted or citing words start.")
+    quote: str = Field(description="The letter's exact words.")
+    quoted: bool = Field(description="True when the letter quotes the principle's text.")
+    commentary: bool = Field(description="True when the words are from the commentary.")
+    section: str
+
+
+class LetterOut(LetterSummary):
+    country: str = Field(description="Country code, or OTH for letters to non-State actors.")
+    number: int
+    year: int
+    mandates: list[str] = Field(description="The mandates listed at the top of the letter.")
+    resolutions: list[str] = Field(description="Human Rights Council resolutions cited, e.g. '44/15'.")
+    signatories: list[SignatoryOut]
+    questions: list[LetterQuestionOut] = Field(description="The numbered questions in full.")
+    response_days: int | None = Field(description="Days the letter gives for a response, if it says.")
+    response_date: str | None = Field(description="Letter date + response_days (ISO).")
+    response_notice: ExcerptOut | None = Field(description="The sentence that asks for the response.")
+    publication_days: int | None = Field(description="Days after the letter date before publication.")
+    publication_notice: ExcerptOut | None
+    press_release_notice: ExcerptOut | None
+    governments_also: list[str] = Field(description="Governments the letter says were also written to.")
+    companies_also: list[str] = Field(description="Companies named as also written to.")
+    other_companies_also: bool = Field(description="The letter says other, unnamed, companies were too.")
+    principle_mentions: list[PrincipleMentionOut]
+    allegations: list[ExcerptOut] = Field(description="The paragraphs setting out the facts alleged.")
+    annex_page: int | None
+    pages: int
+    pages_without_text: list[int] = Field(description="Pages with no text layer (scans): not read.")
+
+
+class SupportOut(BaseModel):
+    principles: list[int]
+    page: int
+    quote: str = Field(description="Verbatim annex passage.")
+    chunk_id: str
+    score: float = Field(description="Retrieval score of the passage for this question.")
+
+
+class OutlineQuestionOut(BaseModel):
+    number: int
+    text: str
+    page: int
+    pages: list[int]
+    principles: list[int] = Field(description="Guiding Principles the question engages.")
+    support: list[SupportOut] = Field(description="Annex passages that support the link, best first.")
+
+
+class DeadlineOut(BaseModel):
+    label: str
+    date: str | None
+    days: int | None
+    quote: str
+    page: int
+
+
+class OutlineOut(BaseModel):
+    letter: LetterOut
+    questions: list[OutlineQuestionOut]
+    deadlines: list[DeadlineOut]
+    allegations: list[ExcerptOut]
+    notes: list[str] = Field(description="Gaps the reader must know about (unreadable pages, no annex).")
+    markdown: str = Field(description="The same outline as Markdown, ready to paste into a draft.")
 
 
 # -- conversions -------------------------------------------------------------------------------------
@@ -188,6 +376,21 @@ def passage_out(passage: Passage) -> SearchResult:
     )
 
 
+def letter_summary(letter: Letter) -> LetterSummary:
+    return LetterSummary.model_validate({**letter.to_dict(), "question_count": len(letter.questions)})
+
+
+def letter_out(letter: Letter) -> LetterOut:
+    return LetterOut.model_validate({**letter.to_dict(), "question_count": len(letter.questions)})
+
+
+def outline_out(outline: Outline) -> OutlineOut:
+    """The outline as JSON: its fields, the letter in full and the Markdown rendering."""
+    data = outline.to_dict()
+    data["letter"] = letter_out(outline.letter).model_dump()
+    return OutlineOut.model_validate({**data, "markdown": render_markdown(outline)})
+
+
 def answer_out(answer: Answer) -> AskResponse:
     return AskResponse(
         answer=answer.answer,
@@ -208,6 +411,46 @@ def answer_out(answer: Answer) -> AskResponse:
         mode=answer.mode,
         note=answer.note,
     )
+
+
+def chat_out(reply: ChatReply) -> ChatResponse:
+    return ChatResponse(
+        **answer_out(reply.answer).model_dump(),
+        conversation_id=reply.conversation_id,
+        resolved_question=reply.resolved,
+    )
+
+
+def conversation_out(conversation_id: str, turns: tuple[Turn, ...]) -> ConversationOut:
+    return ConversationOut(
+        conversation_id=conversation_id,
+        turns=[
+            TurnOut(message=t.message, resolved_question=t.resolved, answer=answer_out(t.answer))
+            for t in turns
+        ],
+    )
+
+
+def sse(event: str, data: object) -> str:
+    """One Server-Sent Event; the data is JSON on a single line."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def chat_events(stream: Iterator[str | ChatReply]) -> Iterator[str]:
+    """The SSE body of `/chat/stream`: text pieces, then citations, then done (or error)."""
+    try:
+        for item in stream:
+            if isinstance(item, str):
+                yield sse("text", {"text": item})
+                continue
+            reply = chat_out(item).model_dump()
+            yield sse("citations", {"citations": reply.pop("citations")})
+            yield sse("done", reply)
+    except AssistantError as exc:
+        yield sse("error", {"detail": str(exc)})
+    except Exception:
+        log.exception("chat stream failed")
+        yield sse("error", {"detail": "the server failed while answering; see its log"})
 
 
 # -- the app -----------------------------------------------------------------------------------------
@@ -272,15 +515,65 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
     @app.post("/search", response_model=SearchResponse, tags=["questions"])
     def search(body: SearchRequest, assistant: AssistantDep) -> SearchResponse:
         """Passages that match the query, best first (hybrid dense + BM25, principle-aware)."""
-        filters = Filters(body.document, body.reference, body.section, body.principle)
-        passages = assistant.search(body.query, body.k, filters)
+        passages = assistant.search(body.query, body.k, body.to_filters())
         return SearchResponse(results=[passage_out(p) for p in passages])
 
     @app.post("/ask", response_model=AskResponse, tags=["questions"])
     def ask(body: AskRequest, assistant: AssistantDep) -> AskResponse:
         """An answer whose every claim carries a citation with a verbatim quote; `grounded: false` when the
         corpus does not support one."""
-        return answer_out(assistant.ask(body.question))
+        return answer_out(assistant.ask(body.question, body.to_filters()))
+
+    @app.post("/chat", response_model=ChatResponse, tags=["chat"])
+    def chat(body: ChatRequest, assistant: AssistantDep) -> ChatResponse:
+        """Answer a message within a conversation. Follow-ups are rewritten into a standalone question
+        from the previous turn before retrieval (`resolved_question` shows how it was read). The reply
+        has the `/ask` shape plus `conversation_id`; send that id with the next message. Conversations
+        are kept on disk, bounded in number and length, and survive restarts."""
+        return chat_out(assistant.chat(body.message, body.conversation_id, body.to_filters()))
+
+    @app.post(
+        "/chat/stream",
+        tags=["chat"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+    )
+    def chat_stream(body: ChatRequest, assistant: AssistantDep) -> StreamingResponse:
+        """`/chat` as Server-Sent Events (`text/event-stream`), in this order:
+
+        - `event: text` — `data: {"text": "..."}`, one or more: pieces of the answer; joined in order they
+          make the answer, with its `[n]` markers.
+        - `event: citations` — `data: {"citations": [...]}`, once: the citations as in `/ask`.
+        - `event: done` — `data: {...}`, once, last: the rest of the `/chat` reply (`answer`, `grounded`,
+          `support`, `mode`, `note`, `conversation_id`, `resolved_question`).
+
+        If the server fails part-way, the stream ends with `event: error`, `data: {"detail": "..."}`.
+        Bad input (an empty message, an unknown conversation) is refused before the stream starts, with
+        the same status codes as `/chat`. An LLM answer is checked before any of it is sent."""
+        stream = assistant.chat_stream(body.message, body.conversation_id, body.to_filters())
+        return StreamingResponse(
+            chat_events(stream),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/chat/{conversation_id}", response_model=ConversationOut, tags=["chat"])
+    def conversation(conversation_id: str, assistant: AssistantDep) -> ConversationOut:
+        """The stored turns of a conversation, e.g. to show it again after a page reload."""
+        return conversation_out(conversation_id, assistant.conversation(conversation_id))
+
+    @app.delete("/chat/{conversation_id}", status_code=204, tags=["chat"])
+    def forget_conversation(conversation_id: str, assistant: AssistantDep) -> Response:
+        """Delete a conversation and its turns."""
+        assistant.forget_conversation(conversation_id)
+        return Response(status_code=204)
+
+    @app.get("/", include_in_schema=False)
+    def chat_page() -> FileResponse:
+        """The web chat page (plain HTML, CSS and JavaScript from `assistant/web/`, no build step)."""
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/documents", response_model=DocumentsResponse, tags=["documents"])
     def documents(assistant: AssistantDep) -> DocumentsResponse:
@@ -343,6 +636,47 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         path = assistant.document_path(name)
         media = "application/pdf" if path.suffix.lower() == ".pdf" else "text/plain; charset=utf-8"
         return FileResponse(path, media_type=media, content_disposition_type="inline")
+
+    @app.get("/letters", response_model=LettersResponse, tags=["letters"])
+    def letters(
+        assistant: AssistantDep,
+        addressee: Annotated[str | None, Query(description="Company or person (case-insensitive).")] = None,
+        date_from: Annotated[date | None, Query(description="Letters dated on or after this day.")] = None,
+        date_to: Annotated[date | None, Query(description="Letters dated on or before this day.")] = None,
+        principle: Annotated[int | None, Query(ge=1, le=31, description="Letters citing it.")] = None,
+    ) -> LettersResponse:
+        """The indexed letters, newest first: reference, date, addressee, number of questions and the date
+        they are made public."""
+        filters = Filters(addressee=addressee, date_from=date_from, date_to=date_to, principle=principle)
+        return LettersResponse(letters=[letter_summary(x) for x in assistant.letters(filters)])
+
+    # Declared before /letters/{reference}: a reference holds "/" and the path converter is greedy.
+    @app.get(
+        "/letters/{reference:path}/outline",
+        response_model=OutlineOut,
+        tags=["letters"],
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def letter_outline(
+        reference: str,
+        assistant: AssistantDep,
+        format: Annotated[
+            Literal["json", "md"], Query(description="'md' returns the Markdown alone (text/markdown).")
+        ] = "json",
+    ) -> OutlineOut | PlainTextResponse:
+        """A response outline for the company: each question with the Guiding Principles it engages and
+        the annex passages that support the link (retrieved, cited with page and exact words), the
+        deadlines and the facts alleged. `reference` as printed (URL-encoded) or as a slug."""
+        outline = assistant.outline(reference)
+        if format == "md":
+            return PlainTextResponse(render_markdown(outline), media_type="text/markdown; charset=utf-8")
+        return outline_out(outline)
+
+    @app.get("/letters/{reference:path}", response_model=LetterOut, tags=["letters"])
+    def letter(reference: str, assistant: AssistantDep) -> LetterOut:
+        """Everything parsed from one letter; `reference` as printed (URL-encoded, e.g.
+        `AL%20OTH%20170%2F2021`) or as a slug (`AL-OTH-170-2021`)."""
+        return letter_out(assistant.letter(reference))
 
     return app
 

@@ -1,4 +1,5 @@
-"""The `ungp` command line: ingest, search, ask, serve. Each command's docstring is its --help."""
+"""The `ungp` command line: ingest, search, ask, letters, outline, serve. Each command's docstring is its
+--help."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +22,7 @@ from rich.table import Table
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.outline import render_markdown
 from assistant.records import Answer, IngestReport
 from assistant.retrieve import Filters
 from assistant.service import Assistant
@@ -68,12 +72,27 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if ctx.obj is not None:  # an Assistant handed in by the caller (tests, embedding) is used as is
+        return
     overrides: dict[str, Any] = {}
     if corpus_dir:
         overrides["corpus_dir"] = corpus_dir
     if index_dir:
         overrides["index_dir"] = index_dir
-    ctx.obj = Assistant(Settings(**overrides))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise click.UsageError(settings_problems(exc)) from exc
+    ctx.obj = Assistant(settings)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Invalid settings as one line each, named by their environment variable."""
+    lines = []
+    for error in exc.errors():
+        where = "".join(f"UNGP_{str(part).upper()}: " for part in error["loc"][:1])
+        lines.append(f"{where}{str(error['msg']).removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(lines)
 
 
 def run_ingest(assistant: Assistant, rebuild: bool = False, quiet: bool = False) -> IngestReport:
@@ -133,11 +152,29 @@ def ingest(ctx: click.Context, rebuild: bool, strict: bool) -> None:
         sys.exit(1)
 
 
-def _filters(reference: str | None, section: str | None, principle: int | None) -> Filters:
-    return Filters(reference=reference, section=section, principle=principle)
+def _filters(options: dict[str, Any]) -> Filters:
+    """The filter options of a command (see `_filter_options`) as `Filters`."""
+    day_from, day_to = options.pop("date_from"), options.pop("date_to")
+    return Filters(
+        reference=options.pop("reference"),
+        section=options.pop("section"),
+        principle=options.pop("principle"),
+        addressee=options.pop("addressee"),
+        date_from=day_from.date() if day_from else None,
+        date_to=day_to.date() if day_to else None,
+    )
 
 
 def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--reference, --addressee, --date-from, --date-to, --principle, --section (as on /search)."""
+    day = click.DateTime(formats=["%Y-%m-%d"])
+    command = click.option("--date-to", type=day, help="Only letters dated on or before (YYYY-MM-DD).")(
+        command
+    )
+    command = click.option("--date-from", type=day, help="Only letters dated on or after (YYYY-MM-DD).")(
+        command
+    )
+    command = click.option("--addressee", help="Only letters to this company or person, e.g. 'ZTE'.")(command)
     command = click.option(
         "--principle", type=click.IntRange(1, 31), help="Only passages citing this principle."
     )(command)
@@ -153,23 +190,15 @@ def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_filter_options
 @click.pass_context
-def search(
-    ctx: click.Context,
-    query: str,
-    k: int,
-    as_json: bool,
-    reference: str | None,
-    section: str | None,
-    principle: int | None,
-) -> None:
+def search(ctx: click.Context, query: str, k: int, as_json: bool, **filters: Any) -> None:
     """Show the passages that best match QUERY, best first.
 
     \b
     Example:
-      ungp search "tracking effectiveness" -k 3
+      ungp search "tracking effectiveness" -k 3 --addressee ZTE --section annex
     """
     with _friendly_errors():
-        passages = _assistant(ctx).search(query, k, _filters(reference, section, principle))
+        passages = _assistant(ctx).search(query, k, _filters(filters))
     if as_json:
         click.echo(
             json.dumps(
@@ -190,16 +219,17 @@ def search(
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the /ask shape).")
+@_filter_options
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, as_json: bool, **filters: Any) -> None:
     """Answer QUESTION from the corpus, with numbered citations and verbatim quotes.
 
     \b
     Example:
-      ungp ask "By when will the letter be made public?"
+      ungp ask "By when will the letter be made public?" --reference AL-OTH-170-2021
     """
     with _friendly_errors():
-        answer = _assistant(ctx).ask(question)
+        answer = _assistant(ctx).ask(question, _filters(filters))
     if as_json:
         click.echo(json.dumps(answer_dict(answer), indent=2, ensure_ascii=False))
         return
@@ -266,15 +296,96 @@ def documents(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the /letters shape, all fields).")
+@click.option("--addressee", help="Only letters to this company or person, e.g. 'ZTE'.")
+@click.option(
+    "--date-from", type=click.DateTime(formats=["%Y-%m-%d"]), help="Dated on or after (YYYY-MM-DD)."
+)
+@click.option("--date-to", type=click.DateTime(formats=["%Y-%m-%d"]), help="Dated on or before (YYYY-MM-DD).")
+@click.pass_context
+def letters(
+    ctx: click.Context,
+    as_json: bool,
+    addressee: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> None:
+    """List the indexed Special Procedures letters, newest first: reference, date, addressee, number of
+    questions and the date the letter and any response are made public.
+
+    \b
+    Example:
+      ungp letters --addressee ZTE
+    """
+    filters = Filters(
+        addressee=addressee,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+    )
+    with _friendly_errors():
+        found = _assistant(ctx).letters(filters)
+    if as_json:
+        click.echo(json.dumps([letter.to_dict() for letter in found], indent=2, ensure_ascii=False))
+        return
+    table = Table()
+    for column in ("reference", "date", "addressee", "questions", "made public", "document"):
+        table.add_column(column, no_wrap=column in ("reference", "date", "made public"))
+    for letter in found:
+        recipient = ", ".join(p for p in (letter.person, letter.company or letter.addressee) if p)
+        table.add_row(
+            letter.reference,
+            letter.date or "",
+            escape(recipient),
+            str(len(letter.questions)),
+            letter.publication_date or "",
+            escape(letter.document),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("target", metavar="REFERENCE|FILE")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown to paste into a draft, or JSON (the /letters/{reference}/outline shape).",
+)
+@click.pass_context
+def outline(ctx: click.Context, target: str, output: str) -> None:
+    """Print a response outline for a letter: each numbered question with the Guiding Principles it
+    engages and the annex passages that support the link (cited with page and exact words), the
+    deadlines, and the facts alleged. Give the letter's reference (as printed or as a slug) or a letter
+    file; a file that is not indexed is read on the side and the index is left as it is.
+
+    \b
+    Examples:
+      ungp outline "AL OTH 170/2021"
+      ungp outline AL-OTH-170-2021 --format json
+      ungp outline ~/Downloads/letter.pdf > outline.md
+    """
+    with _friendly_errors():
+        result = _assistant(ctx).outline(target)
+    if output == "json":
+        from assistant.api import outline_out
+
+        click.echo(json.dumps(outline_out(result).model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_markdown(result), nl=False)
+
+
+@cli.command()
 @click.option("--host", envvar="UNGP_HOST", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--port", envvar="UNGP_PORT", type=int, default=8000, show_default=True, help="Port to listen on."
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the HTTP API (docs at /docs, metrics at /metrics), indexing the corpus first if the index is
-    missing or stale. Logs are JSON lines with a request id (UNGP_LOG_FORMAT=text for plain lines);
-    UNGP_API_KEY, UNGP_ADMIN_KEY and UNGP_RATE_LIMIT protect it.
+    """Serve the chat page (at /) and the HTTP API (docs at /docs, metrics at /metrics), indexing the
+    corpus first if the index is missing or stale. Logs are JSON lines with a request id
+    (UNGP_LOG_FORMAT=text for plain lines); UNGP_API_KEY, UNGP_ADMIN_KEY and UNGP_RATE_LIMIT protect it.
 
     \b
     Example:
@@ -290,7 +401,9 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         if assistant.is_stale():
             run_ingest(assistant)
     configure_logging(assistant.settings.log_format)
-    err_console.print(f"Serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    err_console.print(
+        f"Serving on http://{host}:{port}: chat page at http://{host}:{port}/, API docs at /docs"
+    )
     uvicorn.run(create_app(assistant), host=host, port=port, log_config=None, access_log=False)
 
 

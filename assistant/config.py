@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,54 @@ class Settings(BaseSettings):
         description="Extra evidence threshold (0-1) on top of the built-in checks: raise it to refuse more "
         "readily. The built-in thresholds were tuned on the 'tune' half of eval/questions.jsonl.",
     )
+    chat_max_turns: int = Field(
+        default=50,
+        ge=1,
+        description="Turns kept per conversation; older turns of a long conversation are dropped.",
+    )
+    chat_max_conversations: int = Field(
+        default=1000,
+        ge=1,
+        description="Conversations kept (in <index_dir>/conversations.sqlite3); beyond it the least "
+        "recently used are deleted.",
+    )
+    llm: Literal["none", "openai", "ollama"] = Field(
+        default="none",
+        description="Who writes answers: 'none' (extractive, no LLM), 'openai' (any OpenAI-compatible "
+        "server: OpenAI, vLLM, llama.cpp, Ollama's /v1) or 'ollama' (Ollama's own API). LLM answers are "
+        "checked against their passages; one that fails falls back to the extractive answer.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Server URL, e.g. 'http://127.0.0.1:8080/v1' (OpenAI-compatible) or "
+        "'http://127.0.0.1:11434' (Ollama). Empty: OpenAI's own API, or Ollama on localhost.",
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name as the server knows it, e.g. 'gpt-4o-mini' or 'llama3.1'."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key, if the server wants one (OpenAI does; local servers rarely)."
+    )
+    llm_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds the LLM may take for a whole answer before the extractive answer is used.",
+    )
+    llm_temperature: float = Field(
+        default=0.0, ge=0, le=2, description="Sampling temperature; 0 keeps answers repeatable."
+    )
+
+    @model_validator(mode="after")
+    def _llm_is_complete(self) -> Settings:
+        """Fail at start-up, not at the first question, when the LLM settings cannot work."""
+        if self.llm != "none" and not self.llm_model:
+            raise ValueError(f"UNGP_LLM={self.llm} needs UNGP_LLM_MODEL (the model name the server serves)")
+        if self.llm == "openai" and not self.llm_base_url and self.llm_api_key is None:
+            raise ValueError(
+                "UNGP_LLM=openai needs UNGP_LLM_BASE_URL (a local OpenAI-compatible server) or "
+                "UNGP_LLM_API_KEY (OpenAI itself)"
+            )
+        return self
 
     query_embeddings: Literal["onnx", "torch"] = Field(
         default="onnx",

@@ -30,3 +30,19 @@ class BadQuestion(AssistantError):
 
 class DocumentNotFound(AssistantError):
     """No ingested document has that name."""
+
+
+class LetterNotFound(DocumentNotFound):
+    """No indexed letter has that reference."""
+
+
+class NotALetter(AssistantError):
+    """The document is not a Special Procedures letter, so it has no letter fields or outline."""
+
+
+class BadFilter(AssistantError):
+    """A search restriction cannot be applied as given (not a reference, dates in the wrong order...)."""
+
+
+class ConversationNotFound(AssistantError):
+    """No stored conversation has that id (never created, or removed to keep the store bounded)."""

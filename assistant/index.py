@@ -1,7 +1,8 @@
 """Own the stores: Chroma for vectors and a SQLite chunk store from which the BM25 index is built.
 
 SQLite is the record of what is indexed. A document is written to Chroma first, then committed to
-SQLite in one transaction; vectors that SQLite does not list (left by a crash between the two) are
+SQLite in one transaction (its row, its chunks and, for a letter, the parsed letter as JSON, so the three
+can never disagree); vectors that SQLite does not list (left by a crash between the two) are
 never returned and are swept on the next open. Readers work on an immutable snapshot that a writer
 swaps in whole, so a query never sees half a document. A killed ingest therefore leaves every document
 either fully indexed in its old version or fully in its new one (tests/test_crash.py kills a real one).
@@ -24,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import numpy as np
 
 from assistant import records
 from assistant import terms as terms_module
-from assistant.records import Chunk, DocumentInfo
+from assistant.records import Chunk, DocumentInfo, Letter
 from assistant.terms import terms
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -46,7 +47,7 @@ PUBLISH_SHARE = 0.1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, pages INTEGER NOT NULL,
-    reference TEXT, date TEXT, addressee TEXT, ingested_at TEXT DEFAULT CURRENT_TIMESTAMP);
+    reference TEXT, date TEXT, addressee TEXT, ingested_at TEXT DEFAULT CURRENT_TIMESTAMP, letter TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, document TEXT NOT NULL REFERENCES documents(name) ON DELETE CASCADE,
     position INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL);
@@ -81,6 +82,7 @@ class Snapshot:
     by_principle: dict[int, tuple[Chunk, ...]]
     by_question: dict[int, tuple[Chunk, ...]]
     document_frequency: dict[str, int]
+    letters: dict[str, Letter] = field(default_factory=dict)  # document name -> parsed letter
 
     @property
     def highest_question(self) -> int:
@@ -121,6 +123,7 @@ class Index:
         self._publish_cost = 0.0
         with self._db() as db:
             db.executescript(SCHEMA)
+            self._add_letter_column(db)
             if "terms" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
                 db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")  # indexes built before the cache
             if db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0:  # nothing stored by older code
@@ -146,14 +149,18 @@ class Index:
         return self._snapshot
 
     # -- writing -----------------------------------------------------------------------------------
-    def replace_document(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Index `chunks` as the whole content of document `info.name`, replacing what it had."""
+    def replace_document(
+        self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray, letter: Letter | None = None
+    ) -> None:
+        """Index `chunks` as the whole content of document `info.name` (and `letter`, what it says as a
+        letter), replacing what it had."""
+        letter_json = json.dumps(letter.to_dict(), ensure_ascii=False) if letter else None
         with self._write_lock:
             self._mark_pending()
-            self._write_vectors(info, chunks, vectors)
+            self._write_vectors(info, chunks, vectors, letter_json)
             with self._db() as db:
                 db.execute("DELETE FROM chunks WHERE document = ?", (info.name,))
-                self._insert(db, info, [(c.id, c.text, c.metadata()) for c in chunks])
+                self._insert(db, info, [(c.id, c.text, c.metadata()) for c in chunks], letter_json)
             new_ids = {c.id for c in chunks}
             self._stale.update(self._vector_ids(info.name) - new_ids)
             self._published()
@@ -223,9 +230,10 @@ class Index:
                     zip(stored["ids"], stored["documents"] or [], stored["metadatas"] or [], strict=True),
                     key=lambda row: _position(row[0]),
                 )
+                letter_json = next((str(m["letter"]) for _, _, m in rows if m.get("letter")), None)
                 with self._db() as db:
                     db.execute("DELETE FROM chunks WHERE document = ?", (name,))
-                    self._insert(db, info, [(cid, text, dict(meta)) for cid, text, meta in rows])
+                    self._insert(db, info, [(cid, text, dict(meta)) for cid, text, meta in rows], letter_json)
                 changes += 1
             if changes:
                 log.info("synced %d document(s) from the Chroma server", changes)
@@ -246,6 +254,10 @@ class Index:
     def vector_count(self) -> int:
         """Vectors in Chroma (equal to the chunk count unless a write is under way)."""
         return int(self._collection.count())
+
+    def letters(self) -> dict[str, Letter]:
+        """Document name -> parsed letter, for every indexed document that is a letter."""
+        return self.snapshot.letters
 
     def document_hashes(self) -> dict[str, str]:
         """Document name -> content hash, to tell which files changed since the last ingest."""
@@ -321,9 +333,11 @@ class Index:
         if self._batch_depth == 0 or waited > self._publish_cost / PUBLISH_SHARE:
             self.publish()
 
-    def _write_vectors(self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def _write_vectors(
+        self, info: DocumentInfo, chunks: list[Chunk], vectors: np.ndarray, letter_json: str | None = None
+    ) -> None:
         """Upsert a document's vectors, each tagged with what a replica needs to rebuild the document
-        from the server alone (hash, pages, chunk count, write time)."""
+        from the server alone (hash, pages, chunk count, write time; the parsed letter on the first)."""
         extra: dict[str, Any] = {
             "sha256": info.sha256,
             "document_pages": info.pages,
@@ -336,21 +350,35 @@ class Index:
                 ids=[c.id for c in part],
                 embeddings=vectors[start : start + len(part)].tolist(),
                 documents=[c.text for c in part],
-                metadatas=[{**c.metadata(), **extra} for c in part],  # type: ignore[misc,dict-item]
+                metadatas=[
+                    _vector_metadata(c, extra, letter_json if i == 0 else None)
+                    for i, c in enumerate(part, start)
+                ],
             )
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, info: DocumentInfo, rows: list[tuple[str, str, Any]]) -> None:
-        """Record a document and its chunks (id, text, metadata) in the caller's transaction."""
+    def _insert(
+        db: sqlite3.Connection, info: DocumentInfo, rows: list[tuple[str, str, Any]], letter_json: str | None
+    ) -> None:
+        """Record a document, its chunks (id, text, metadata) and its letter in the caller's transaction."""
         db.execute(
-            "INSERT OR REPLACE INTO documents(name, sha256, pages, reference, date, addressee) "
-            "VALUES (?,?,?,?,?,?)",
-            (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee),
+            "INSERT OR REPLACE INTO documents(name, sha256, pages, reference, date, addressee, letter) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (info.name, info.sha256, info.pages, info.reference, info.date, info.addressee, letter_json),
         )
         db.executemany(
             "INSERT INTO chunks(id, document, position, text, metadata, terms) VALUES (?,?,?,?,?,?)",
             [_chunk_row(info.name, i, cid, text, meta) for i, (cid, text, meta) in enumerate(rows)],
         )
+
+    @staticmethod
+    def _add_letter_column(db: sqlite3.Connection) -> None:
+        """Upgrade an index built before letters were parsed: add the column and forget the stored
+        hashes, so the next ingest re-reads every document (and `ungp serve` sees the index as stale)."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+        if "letter" not in columns:
+            db.execute("ALTER TABLE documents ADD COLUMN letter TEXT")
+            db.execute("UPDATE documents SET sha256 = ''")
 
     def _vector_ids(self, name: str) -> set[str]:
         """Every vector Chroma holds for document `name`, whichever write left it there."""
@@ -437,6 +465,7 @@ class Index:
                 "SELECT d.name, d.pages, COUNT(c.id), d.sha256, d.reference, d.date, d.addressee "
                 "FROM documents d LEFT JOIN chunks c ON c.document = d.name GROUP BY d.name ORDER BY d.name"
             ).fetchall()
+            letters = db.execute("SELECT name, letter FROM documents WHERE letter IS NOT NULL").fetchall()
         chunks = tuple(Chunk.from_metadata(cid, text, json.loads(meta)) for cid, text, meta, _ in rows)
         lexical = None
         trusted = stored_key is not None and stored_key[0] == LEXICAL_KEY
@@ -463,7 +492,17 @@ class Index:
             by_principle={n: tuple(found) for n, found in by_principle.items()},
             by_question={n: tuple(found) for n, found in by_question.items()},
             document_frequency=Counter(chain.from_iterable(map(set, chunk_terms))),
+            letters={name: Letter.from_dict(json.loads(data)) for name, data in letters},
         )
+
+
+def _vector_metadata(chunk: Chunk, extra: dict[str, Any], letter_json: str | None) -> Any:
+    """What Chroma stores next to a vector: the chunk's metadata, the document's, and (on the first chunk
+    only) the parsed letter."""
+    meta: dict[str, Any] = {**chunk.metadata(), **extra}
+    if letter_json:
+        meta["letter"] = letter_json
+    return meta
 
 
 def _chunk_row(document: str, position: int, chunk_id: str, text: str, meta: Any) -> tuple[object, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from assistant.embeddings import Embedder
 from assistant.index import Index, Snapshot
 from assistant.ingest.principles import find_principles
 from assistant.ingest.sentences import quotable_spans
-from assistant.records import Chunk, Passage, labelled
+from assistant.records import Chunk, Letter, Passage, date_number, labelled, name_words
 from assistant.terms import expand_shorthand
 
 RRF_K = 20
@@ -27,12 +28,20 @@ SENTENCE_WEIGHT = 0.2  # tuned on the "tune" half of eval/questions.jsonl
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval to part of the corpus; every field left None means no restriction."""
+    """Restrict retrieval to part of the corpus; every field left None means no restriction.
+
+    `where()` (Chroma) and `accepts()` (the lexical side) express the same restriction over the same
+    chunk fields, so the two halves of hybrid retrieval always see the same passages. The service checks
+    and normalises a `Filters` (e.g. a reference typed as a slug) before it is used.
+    """
 
     document: str | None = None
     reference: str | None = None
     section: str | None = None
     principle: int | None = None
+    addressee: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
 
     def where(self) -> dict[str, object] | None:
         """The same restriction as a Chroma `where` clause."""
@@ -45,6 +54,12 @@ class Filters:
             clauses.append({"section": self.section})
         if self.principle is not None:
             clauses.append({"principles": {"$contains": self.principle}})
+        for word in name_words(self.addressee or ""):
+            clauses.append({"addressee_words": {"$contains": word}})
+        if self.date_from:
+            clauses.append({"date_number": {"$gte": date_number(self.date_from.isoformat())}})
+        if self.date_to:
+            clauses.append({"date_number": {"$lte": date_number(self.date_to.isoformat())}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -53,9 +68,27 @@ class Filters:
         """True when `chunk` passes every restriction."""
         return (
             (self.document is None or chunk.document == self.document)
-            and (self.reference is None or chunk.reference == self.reference)
             and (self.section is None or chunk.section == self.section)
             and (self.principle is None or self.principle in chunk.principles)
+            and self._matches_letter(chunk.reference, chunk.date, chunk.addressee_words())
+        )
+
+    def accepts_letter(self, letter: Letter) -> bool:
+        """True when `letter` passes the restrictions that describe a whole letter (document, reference,
+        addressee, dates, and a principle it cites): how `/letters` narrows its list."""
+        words = name_words(f"{letter.company or letter.addressee or ''} {letter.person or ''}")
+        return (
+            (self.document is None or letter.document == self.document)
+            and (self.principle is None or self.principle in letter.principles)
+            and self._matches_letter(letter.reference, letter.date, words)
+        )
+
+    def _matches_letter(self, reference: str | None, day: str | None, words: tuple[str, ...]) -> bool:
+        return (
+            (self.reference is None or reference == self.reference)
+            and set(name_words(self.addressee or "")) <= set(words)
+            and (self.date_from is None or (day is not None and day >= self.date_from.isoformat()))
+            and (self.date_to is None or (day is not None and day <= self.date_to.isoformat()))
         )
 
 

@@ -1,21 +1,38 @@
-"""The `Assistant` facade: ingest, search, ask, documents. The only thing entry points call."""
+"""The `Assistant` facade: ingest, search, ask, chat, documents, letters and outlines. The only thing
+entry points call."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from assistant.answer import compose
+from assistant.chat import ConversationStore, new_conversation_id, resolve, searchable, topic_of
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.errors import BadQuestion, DocumentNotFound, DocumentRejected, DocumentTooLarge
+from assistant.errors import (
+    BadFilter,
+    BadQuestion,
+    DocumentNotFound,
+    DocumentRejected,
+    DocumentTooLarge,
+    LetterNotFound,
+    NotALetter,
+)
 from assistant.index import Index
+from assistant.ingest.letters import normalise_reference
 from assistant.ingest.pipeline import (
+    SUFFIXES,
     Limits,
     ParsedDocument,
     file_hash,
@@ -23,12 +40,31 @@ from assistant.ingest.pipeline import (
     parse_document,
     plan_ingest,
 )
+from assistant.ingest.principles import find_principles
+from assistant.ingest.sentences import split_sentences
 from assistant.ingest.uploads import upload_name
-from assistant.records import Answer, DocumentInfo, IngestReport, Passage, Skipped
+from assistant.llm import LLMAnswerer
+from assistant.outline import build_outline
+from assistant.records import (
+    SECTIONS,
+    Answer,
+    ChatReply,
+    Chunk,
+    DocumentInfo,
+    IngestReport,
+    Letter,
+    Outline,
+    Passage,
+    Skipped,
+    Turn,
+    name_words,
+)
 from assistant.retrieve import NO_FILTERS, Filters, retrieve
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+OUTLINE_DEPTH = 8  # annex passages retrieved per question before the outline keeps the relevant ones
+PIECE_CHARS = 40
 
 
 class Assistant:
@@ -40,8 +76,12 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._index = index
+        self._conversations: ConversationStore | None = None
+        self._llm: LLMAnswerer | None = None
         self._load_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        # reference -> (the index snapshot it was built on, outline): valid until the index changes
+        self._outlines: dict[str, tuple[object, Outline]] = {}
 
     # -- loaded parts --------------------------------------------------------------------------------
     @property
@@ -74,6 +114,28 @@ class Assistant:
             if self._index is not None:
                 self._index.close()
                 self._index = None
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversation store (`<index_dir>/conversations.sqlite3`), opened on first use."""
+        if self._conversations is None:
+            with self._load_lock:
+                if self._conversations is None:
+                    self._conversations = ConversationStore(
+                        self.settings.index_dir / "conversations.sqlite3",
+                        max_turns=self.settings.chat_max_turns,
+                        max_conversations=self.settings.chat_max_conversations,
+                    )
+        return self._conversations
+
+    @property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when `settings.llm` names one, else None (extractive answers only)."""
+        if self._llm is None and self.settings.llm != "none":
+            with self._load_lock:
+                if self._llm is None:
+                    self._llm = LLMAnswerer(self.settings)
+        return self._llm
 
     def warm_up(self) -> None:
         """Load model and index now, so the first question is not the slow one."""
@@ -137,8 +199,12 @@ class Assistant:
         return self.index.sync()
 
     def _store(self, document: ParsedDocument) -> None:
-        vectors = self.embedder.embed_documents([c.embedding_text() for c in document.chunks])
-        self.index.replace_document(document.info, document.chunks, vectors)
+        self.index.replace_document(
+            document.info, document.chunks, self._vectors(document.chunks), document.letter
+        )
+
+    def _vectors(self, chunks: list[Chunk]) -> np.ndarray:
+        return self.embedder.embed_documents([c.embedding_text() for c in chunks])
 
     def add_document(self, filename: str, content: bytes) -> tuple[DocumentInfo, bool]:
         """Save an uploaded file into the corpus folder and index just that file; returns its entry and
@@ -190,23 +256,110 @@ class Assistant:
     def search(self, query: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[Passage]:
         """The passages that best match `query`, best first."""
         query = self._checked(query)
-        return retrieve(query, self.index, self.embedder, k or self.settings.k, filters)
+        return retrieve(query, self.index, self.embedder, k or self.settings.k, self.checked_filters(filters))
 
     def ask(self, question: str, filters: Filters = NO_FILTERS) -> Answer:
         """A grounded, cited answer to `question`, or a plain refusal when the corpus does not say."""
-        question = self._checked(question)
+        return self._answer(self._checked(question), self.checked_filters(filters))
+
+    def _answer(self, question: str, filters: Filters = NO_FILTERS, search: str | None = None) -> Answer:
+        """The extractive answer, or the LLM's when one is configured, the evidence is strong enough to
+        answer at all, and its answer passes the citation check. `search`, when given, is what retrieval
+        and the evidence check use instead of the question (the LLM still reads the question)."""
+        query = search or question
         snapshot = self.index.snapshot  # one snapshot for retrieval and answer: no torn reads mid-ingest
         passages = retrieve(
-            question, self.index, self.embedder, max(self.settings.k, 5), filters, snapshot=snapshot
+            query, self.index, self.embedder, max(self.settings.k, 5), filters, snapshot=snapshot
         )
-        return compose(
-            question,
+        extractive = compose(
+            query,
             passages,
             snapshot,
             self.embedder,
             max_chars=self.settings.max_answer_chars,
             min_support=self.settings.min_support,
         )
+        if self.llm is None or not extractive.grounded:
+            return extractive
+        return self.llm.answer(question, passages, extractive)
+
+    # -- conversations -------------------------------------------------------------------------------
+    def chat(
+        self, message: str, conversation_id: str | None = None, filters: Filters = NO_FILTERS
+    ) -> ChatReply:
+        """Answer `message` within a conversation (a new one when `conversation_id` is None): a follow-up
+        is first rewritten into a standalone question from the previous turn, then answered like `ask`."""
+        message = self._checked(message)
+        filters = self.checked_filters(filters)
+        history = self.conversations.turns(conversation_id) if conversation_id else ()
+        conversation_id = conversation_id or new_conversation_id()
+        resolution = resolve(message, history[-1] if history else None)
+        resolved, answer = resolution.query, None
+        search = None if resolved == message else searchable(resolved)
+        if resolution.section:
+            # "which question asks about that?" is answered from the letters' questions (or refused,
+            # naming the closest of them); from anywhere only when no document has such a section
+            answer = self._answer(resolved, replace(filters, section=resolution.section), search)
+        if answer is None or not answer.passages:
+            answer = self._answer(resolved, filters, search=search)
+        if resolution.alternative and not answer.grounded:
+            # a fragment ("deadline?") that the corpus cannot answer on its own: read it as a follow-up
+            alternative = self._answer(
+                resolution.alternative, filters, search=searchable(resolution.alternative)
+            )
+            if alternative.grounded:
+                resolved, answer = resolution.alternative, alternative
+        topic = topic_of(resolved, answer, self.index.snapshot)
+        turn = Turn(message, resolved, answer, topic, find_principles(resolved))
+        self.conversations.append(conversation_id, turn)
+        return ChatReply(conversation_id, message, resolved, answer)
+
+    def chat_stream(
+        self, message: str, conversation_id: str | None = None, filters: Filters = NO_FILTERS
+    ) -> Iterator[str | ChatReply]:
+        """`chat` as a stream: pieces of the answer text, then the whole reply. The message, the
+        conversation and the filters are checked now, so that bad input fails before a stream starts."""
+        message = self._checked(message)
+        filters = self.checked_filters(filters)
+        if conversation_id:
+            self.conversations.turns(conversation_id)
+        return self._stream(message, conversation_id, filters)
+
+    def _stream(
+        self, message: str, conversation_id: str | None, filters: Filters
+    ) -> Iterator[str | ChatReply]:
+        reply = self.chat(message, conversation_id, filters)
+        yield from pieces(reply.answer.answer)
+        yield reply
+
+    def conversation(self, conversation_id: str) -> tuple[Turn, ...]:
+        """The stored turns of a conversation, oldest first."""
+        return self.conversations.turns(conversation_id)
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and its turns."""
+        self.conversations.delete(conversation_id)
+
+    def checked_filters(self, filters: Filters) -> Filters:
+        """`filters` ready to use: a reference typed any accepted way ("al-oth-170-2021") made canonical;
+        a reference no indexed letter has, an unknown section, an addressee with no words in it or dates
+        in the wrong order refused with the reason."""
+        if filters.section is not None and filters.section not in SECTIONS:
+            raise BadFilter(f"section {filters.section!r} does not exist; use one of {', '.join(SECTIONS)}")
+        if filters.addressee is not None and not name_words(filters.addressee):
+            raise BadFilter("the addressee filter has no letters or digits; give a company or person name")
+        if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+            raise BadFilter(
+                f"date_from {filters.date_from.isoformat()} is after date_to {filters.date_to.isoformat()}"
+            )
+        if filters.reference is not None:
+            if normalise_reference(filters.reference) is None:
+                raise BadFilter(
+                    f"{filters.reference!r} is not a letter reference; "
+                    "write it like 'AL OTH 170/2021' or 'AL-OTH-170-2021'"
+                )
+            filters = replace(filters, reference=self.letter(filters.reference).reference)
+        return filters
 
     def _checked(self, text: str) -> str:
         text = (text or "").strip()
@@ -240,3 +393,95 @@ class Assistant:
         if not chunks:
             raise DocumentNotFound(f"no document named {name!r} is indexed")
         return "\n".join(c.text for c in chunks)
+
+    # -- letters -------------------------------------------------------------------------------------
+    def letters(self, filters: Filters = NO_FILTERS) -> list[Letter]:
+        """The indexed letters that pass `filters`, newest first."""
+        filters = self.checked_filters(filters)
+        found = [letter for letter in self.index.letters().values() if filters.accepts_letter(letter)]
+        return sorted(found, key=lambda letter: (letter.date or "", letter.reference), reverse=True)
+
+    def letter(self, reference: str) -> Letter:
+        """The indexed letter with `reference`, typed as printed ("AL OTH 170/2021") or as a slug
+        ("AL-OTH-170-2021"), in any case."""
+        canonical = normalise_reference(reference)
+        if canonical is None:
+            raise LetterNotFound(
+                f"{reference!r} is not a letter reference; "
+                "write it like 'AL OTH 170/2021' or 'AL-OTH-170-2021'"
+            )
+        found = [letter for letter in self.index.letters().values() if letter.reference == canonical]
+        if not found:
+            raise LetterNotFound(
+                f"no indexed letter has the reference {canonical!r}; `ungp letters` lists them"
+            )
+        # Two documents may carry one reference (a letter and a copy): the one that asks more wins.
+        return min(found, key=lambda letter: (-len(letter.questions), letter.document))
+
+    def outline(self, target: str | Path) -> Outline:
+        """A response outline for a letter given by reference, or by file (a file not yet indexed is
+        read and indexed on the side, in a temporary index, so the corpus is left as it is)."""
+        path = Path(target)
+        if path.suffix.lower() in SUFFIXES:
+            if not path.is_file():
+                raise DocumentNotFound(f"{path} is not a file (give a letter file or a reference)")
+            return self._outline_of_file(path)
+        letter = self.letter(str(target))
+        snapshot = self.index.snapshot
+        cached = self._outlines.get(letter.reference)
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, self._outline(letter, self.index))
+            self._outlines[letter.reference] = cached
+        return cached[1]
+
+    def _outline(self, letter: Letter, index: Index) -> Outline:
+        annex = Filters(document=letter.document, section="annex")
+        support = {q.number: self._closest_passages(q.text, index, annex) for q in letter.questions}
+        return build_outline(letter, support)
+
+    def _closest_passages(self, text: str, index: Index, filters: Filters) -> list[Passage]:
+        """Passages for a long, many-sided text (a letter's question): each sentence is looked up on its
+        own, and a passage is as strong as its best match with any sentence, counting the wording it
+        shares (BM25, relative to the best passage for that sentence) as much as its meaning (cosine).
+        Quoted legal wording is what ties a question to a principle, and the small embedding model
+        alone misses it."""
+        best: dict[str, Passage] = {}
+        for sentence in split_sentences(text):
+            passages = retrieve(sentence, index, self.embedder, OUTLINE_DEPTH, filters)
+            top_lexical = max((p.lexical for p in passages), default=0.0) or 1.0
+            for passage in passages:
+                strength = passage.lexical / top_lexical + passage.dense
+                known = best.get(passage.chunk.id)
+                if known is None or strength > known.score:
+                    best[passage.chunk.id] = replace(passage, score=strength)
+        ranked = sorted(best.values(), key=lambda p: -p.score)
+        return [replace(p, rank=rank) for rank, p in enumerate(ranked)]
+
+    def _outline_of_file(self, path: Path) -> Outline:
+        sha = file_hash(path)
+        indexed = {d.sha256: d.name for d in self.documents()}
+        letters = self.index.letters()
+        if sha in indexed and indexed[sha] in letters:
+            return self._outline(letters[indexed[sha]], self.index)
+        parsed = parse_document(path, path.name, sha)
+        if parsed.letter is None:
+            raise NotALetter(
+                f"{path.name} is not a Special Procedures letter (no reference such as 'AL OTH 170/2021' "
+                "on a line of its own on its first page)"
+            )
+        with tempfile.TemporaryDirectory(prefix="ungp-outline-") as folder:
+            side = Index(Path(folder))
+            side.replace_document(parsed.info, parsed.chunks, self._vectors(parsed.chunks), parsed.letter)
+            return self._outline(parsed.letter, side)
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
+    """`text` in pieces of whole words of about `size` characters (joined, they give `text` back)."""
+    piece = ""
+    for word in re.findall(r"\s*\S+\s*|\s+", text):
+        if piece and len(piece) + len(word) > size:
+            yield piece
+            piece = ""
+        piece += word
+    if piece:
+        yield piece

@@ -116,3 +116,35 @@ def live_server(assistant: Assistant) -> Iterator[LiveServer]:
     """The HTTP API over the session index, on a real socket."""
     with LiveServer(create_app(assistant)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SYNTHETIC letters of `synthetic_letters.py` written as PDFs (plus a scan-only PDF and a
+    non-letter report), once per session."""
+    from synthetic_letters import SYNTHETIC_LETTERS, write_letter, write_report, write_scan_only
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    for spec in SYNTHETIC_LETTERS:
+        write_letter(spec, folder)
+    write_scan_only(folder)
+    write_report(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def letters_assistant(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, synthetic_dir: Path
+) -> Assistant:
+    """A corpus of several letters: the sample, the synthetic ones, a scan-only PDF and a report."""
+    files = [SAMPLE_PDF, *sorted(p for p in synthetic_dir.iterdir() if p.suffix in (".pdf", ".md"))]
+    built = make_assistant(tmp_path_factory.mktemp("letters"), embedder, files)
+    built.ingest()
+    return built
+
+
+@pytest.fixture(scope="session")
+def letters_server(letters_assistant: Assistant) -> Iterator[LiveServer]:
+    """The HTTP API over the corpus of several letters, on a real socket."""
+    with LiveServer(create_app(letters_assistant)) as server:
+        yield server

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from assistant.ingest.letters import LetterHeader
 from assistant.ingest.principles import find_principles, named_principles
 from assistant.ingest.sentences import sentence_spans
 from assistant.records import Chunk, Page
+
+if TYPE_CHECKING:  # letters.py reads paragraphs through this module: import the type only
+    from assistant.ingest.letters import LetterHeader
 
 MAX_CHUNK_CHARS = 1600
 SHORT_LINE_CHARS = 140
@@ -20,7 +23,9 @@ TERMINAL = re.compile(r"[.!?;:][”’\"')\]]*$|[”’\"')\]][.!?;:]?\)?\.?$")
 
 
 @dataclass
-class _Paragraph:
+class Paragraph:
+    """A paragraph in reading order with the page(s) it is printed on."""
+
     text: str
     pages: list[int]
     breaks: list[int] = field(default_factory=list)  # offsets where pages[1:] begin
@@ -28,7 +33,7 @@ class _Paragraph:
 
 @dataclass
 class _Group:
-    paragraphs: list[_Paragraph]
+    paragraphs: list[Paragraph]
     section: str
     kind: str = "paragraph"
     question_number: int | None = None
@@ -70,7 +75,7 @@ def chunk_document(
     name: str, pages: list[Page], content_hash: str, header: LetterHeader | None = None
 ) -> list[Chunk]:
     """Structural chunks of one document, each with pages, section, principles and letter metadata."""
-    paragraphs = _flow(pages)
+    paragraphs = flow_paragraphs(pages)
     state = _State()
     for paragraph in paragraphs:
         _place(paragraph, state)
@@ -78,7 +83,7 @@ def chunk_document(
         piece for group in state.groups for part in _split_principles(group) for piece in _split_long(part)
     ]
     footnotes = [
-        _Group([_Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
+        _Group([Paragraph(note, [page.number])], _section_at(state.groups, page.number), "footnote")
         for page in pages
         for note in page.footnotes
     ]
@@ -141,10 +146,10 @@ def ends_sentence(text: str) -> bool:
     return bool(TERMINAL.search(text.rstrip()))
 
 
-def _flow(pages: list[Page]) -> list[_Paragraph]:
+def flow_paragraphs(pages: list[Page]) -> list[Paragraph]:
     """Paragraphs in reading order; one cut by a page break is joined back with its continuation, and
     so is a line set apart by spacing alone that carries on the sentence before it (a wrapped title)."""
-    flowed: list[_Paragraph] = []
+    flowed: list[Paragraph] = []
     for page in pages:
         for position, text in enumerate(page.paragraphs):
             if position == 0 and flowed and _continues(flowed[-1].text, text):
@@ -154,7 +159,7 @@ def _flow(pages: list[Page]) -> list[_Paragraph]:
             elif position > 0 and text[:1].islower() and not ends_sentence(flowed[-1].text):
                 flowed[-1].text = f"{flowed[-1].text} {text}"
             else:
-                flowed.append(_Paragraph(text, [page.number]))
+                flowed.append(Paragraph(text, [page.number]))
     return flowed
 
 
@@ -168,7 +173,7 @@ def _is_short(text: str) -> bool:
     return len(text) < SHORT_LINE_CHARS and not text.rstrip().endswith((".", "?", "!", ".”", "?”"))
 
 
-def _place(paragraph: _Paragraph, state: _State) -> None:
+def _place(paragraph: Paragraph, state: _State) -> None:
     """Attach a paragraph to the open group or start a new one, tracking the letter's sections."""
     text = paragraph.text
     last = state.groups[-1] if state.groups else None
@@ -240,7 +245,7 @@ def _split_long(group: _Group) -> list[_Group]:
     if len(group.text) <= MAX_CHUNK_CHARS:
         return [group]
     pieces: list[_Group] = []
-    current: list[_Paragraph] = []
+    current: list[Paragraph] = []
     for paragraph in group.paragraphs:
         for part in _sentence_pieces(paragraph):
             if current and sum(len(p.text) + 1 for p in current) + len(part.text) > MAX_CHUNK_CHARS:
@@ -252,7 +257,7 @@ def _split_long(group: _Group) -> list[_Group]:
     return pieces
 
 
-def _sentence_pieces(paragraph: _Paragraph) -> list[_Paragraph]:
+def _sentence_pieces(paragraph: Paragraph) -> list[Paragraph]:
     """Cut an over-long paragraph between sentences, each piece keeping the pages it spans."""
     if len(paragraph.text) <= MAX_CHUNK_CHARS:
         return [paragraph]
@@ -265,13 +270,13 @@ def _sentence_pieces(paragraph: _Paragraph) -> list[_Paragraph]:
     return [_slice(paragraph, start, end) for start, end in cuts]
 
 
-def _slice(paragraph: _Paragraph, start: int, end: int) -> _Paragraph:
+def _slice(paragraph: Paragraph, start: int, end: int) -> Paragraph:
     end = start + len(paragraph.text[start:end].rstrip())
     starts = [0, *paragraph.breaks]
     pages = [page for page, begin in zip(paragraph.pages, starts, strict=True) if begin < end]
     first = max(i for i, begin in enumerate(starts) if begin <= start)
     breaks = [begin - start for begin in starts[first + 1 : len(pages)]]
-    return _Paragraph(paragraph.text[start:end], pages[first:], breaks)
+    return Paragraph(paragraph.text[start:end], pages[first:], breaks)
 
 
 def _section_at(groups: list[_Group], page: int) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 from assistant.errors import DocumentRejected
 from assistant.ingest.chunk import chunk_document
 from assistant.ingest.clean import clean_pdf_pages, clean_text_pages
-from assistant.ingest.letters import read_letter_header
+from assistant.ingest.letters import parse_letter, read_letter_header, stamp
 from assistant.ingest.pdf import read_pdf
-from assistant.records import Chunk, DocumentInfo, Page, Skipped
+from assistant.records import Chunk, DocumentInfo, Letter, Page, Skipped
 
 SUFFIXES = (".pdf", ".txt", ".md")
 Progress = Callable[[str, int, int], None]
@@ -20,11 +20,12 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class ParsedDocument:
-    """One file read, cleaned and chunked, ready for the index."""
+    """One file read, cleaned and chunked, ready for the index; `letter` when it is a letter."""
 
     info: DocumentInfo
     chunks: list[Chunk]
     pages: list[Page]
+    letter: Letter | None = None
 
 
 @dataclass(frozen=True)
@@ -113,16 +114,19 @@ def parse_document(path: Path, name: str, sha: str, limits: Limits = NO_LIMITS) 
         raise DocumentRejected(name, "no text found in the document")
     header = read_letter_header(pages[0])
     chunks = chunk_document(name, pages, document_key(name, sha), header)
+    letter = parse_letter(name, pages, chunks)
+    if letter is not None:
+        chunks = stamp(chunks, letter)
     info = DocumentInfo(
         name=name,
         pages=len(pages),
         chunks=len(chunks),
         sha256=sha,
-        reference=header.reference if header else None,
-        date=header.date if header else None,
-        addressee=header.addressee if header else None,
+        reference=letter.reference if letter else None,
+        date=letter.date if letter else None,
+        addressee=(letter.company or letter.addressee) if letter else None,
     )
-    return ParsedDocument(info, chunks, pages)
+    return ParsedDocument(info, chunks, pages, letter)
 
 
 def parse_changed(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 HIGHEST_PRINCIPLE = 31
 _NUMBERS = r"\d{1,2}(?:\s*(?:-|–|—|to|through|and|or|,|&)\s*\d{1,2})*"
@@ -37,3 +38,14 @@ def named_principles(text: str) -> tuple[int, ...]:
             continue
         named.update(int(n) for n in re.findall(r"\d{1,2}", numbers))
     return tuple(sorted(n for n in named if 1 <= n <= HIGHEST_PRINCIPLE))
+
+
+def format_ranges(numbers: Iterable[int]) -> str:
+    """[13, 15, 25, 26, 27] -> '13, 15, 25-27': how a list of principles reads best."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
