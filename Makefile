@@ -43,6 +43,9 @@ test: install browser check ## everything CI runs
 eval: install ## score the assistant and the baselines on eval/questions.jsonl
 	$(BIN)/ungp eval
 
+bench: install ## benchmarks -> bench/RESULTS.md (synthetic corpora in /tmp/ungp-bench; ~1 h on 2 cores)
+	$(BIN)/python -m bench.run bench --sizes 1 100 1000 --work /tmp/ungp-bench
+
 format: install
 	$(BIN)/ruff format assistant tests eval bench
 	$(BIN)/ruff check --fix assistant tests eval bench

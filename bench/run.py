@@ -394,7 +394,10 @@ def render(results: dict[str, Any]) -> str:
         "|" + "---|" * 11,
     ]
     for size, row in sizes.items():
-        ours, recipe = row["ours"], row["langchain"]
+        ours, recipe = row["ours"], row.get("langchain")
+        if recipe is None:
+            lines.append(f"| {int(size):,} | not measured in this run |" + " |" * 9)
+            continue
         recipe_rate = recipe["pages"] / recipe["ingest_s"]
         lines.append(
             f"| {int(size):,} | {recipe['chunks']:,} | {recipe['ingest_s']} | {recipe_rate:.1f} | "

@@ -286,7 +286,9 @@ def test_bad_chat_input_is_refused_precisely(http, path):
         "detail": "the question is empty; ask something about the letters or the Guiding Principles"
     }
     response = http.post(path, json={"message": "hi", "conversation_id": "../../etc/passwd"})
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "conversation_id"]
+    body = response.json()  # one readable sentence in detail, pydantic's list under errors
+    assert response.status_code == 422 and body["errors"][0]["loc"] == ["body", "conversation_id"]
+    assert body["detail"].startswith("conversation_id: String should match pattern")
 
 
 # -- streaming -----------------------------------------------------------------------------------------
