@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant import evaluate
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.records import Answer, IngestReport
@@ -68,6 +69,7 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG
     overrides: dict[str, Any] = {}
     if corpus_dir:
         overrides["corpus_dir"] = corpus_dir
@@ -232,6 +234,122 @@ def print_answer(answer: Answer) -> None:
         principles = f", GP {', '.join(map(str, c.principles))}" if c.principles else ""
         console.print(f" [{c.id}] {escape(c.reference or '')} {escape(c.document)}, p. {c.page}{principles}")
         console.print(f"     [dim]“{escape(' '.join(c.quote.split()))}”[/dim]")
+
+
+def _system_names(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in evaluate.SYSTEMS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(evaluate.SYSTEMS)}, separated by commas"
+        )
+    return names
+
+
+@cli.command("eval")
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=evaluate.DEFAULT_QUESTIONS,
+    show_default="eval/questions.jsonl",
+    help="Gold questions, one JSON object a line.",
+)
+@click.option(
+    "--against",
+    metavar="URL",
+    help="Evaluate the assistant served at URL (its /search and /ask) instead of in-process.",
+)
+@click.option(
+    "--systems",
+    default=",".join(evaluate.SYSTEMS),
+    show_default=True,
+    callback=_system_names,
+    help="Systems to compare, separated by commas.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=evaluate.DEFAULT_OUT,
+    show_default="eval/results",
+    help="Folder for report.md, report.json and report.png.",
+)
+@click.pass_context
+def eval_command(
+    ctx: click.Context, questions: Path, against: str | None, systems: list[str], out_dir: Path
+) -> None:
+    """Score the assistant and the baselines (the plain LangChain recipe, BM25) on the gold questions,
+    print them side by side and write report.md, report.json and report.png. Reports only: it exits 0
+    whatever the figures (the CI gate is tests/test_evaluate.py). The baselines read the --corpus folder.
+
+    \b
+    Example:
+      ungp eval --systems assistant,langchain --against http://127.0.0.1:8000
+    """
+    assistant = _assistant(ctx)
+    with _friendly_errors():
+        items = evaluate.load_questions(questions)
+        if "assistant" in systems and not against and assistant.is_stale():
+            run_ingest(assistant)
+        with err_console.status("Setting up the systems") as status:
+            contenders = evaluate.build_contenders(
+                systems, assistant.settings, None if against else assistant, against, status.update
+            )
+        try:
+            texts = evaluate.document_texts_for(contenders, assistant.settings)
+            with Progress(
+                TextColumn("[bold]Evaluating[/bold] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("", total=len(items) * len(contenders))
+
+                def progress(name: str, done: int, total: int) -> None:
+                    bar.update(task, description=name, completed=done, total=total)
+
+                evaluation = evaluate.run_evaluation(items, contenders, texts, str(questions), progress)
+        finally:
+            evaluate.close_contenders(contenders)
+        paths = evaluate.write_reports(evaluation, out_dir)
+    print_evaluation(evaluation)
+    err_console.print("Reports: " + ", ".join(escape(str(p)) for p in paths))
+
+
+def print_evaluation(evaluation: evaluate.Evaluation) -> None:
+    """The side-by-side table, the assistant per split and the gate."""
+    names = [run.name for run in evaluation.runs]
+    first = evaluation.runs[0].figures()
+    table = Table(
+        "metric",
+        *names,
+        title=f"{first['items']} questions ({first['answerable']} answerable), "
+        f"evaluated in {evaluation.seconds:.0f} s",
+    )
+    group = None
+    for row_group, label, values in evaluate.table_rows([run.figures() for run in evaluation.runs]):
+        if group is not None and row_group != group:
+            table.add_section()
+        group = row_group
+        table.add_row(label, *values)
+    console.print(table)
+    assistant = evaluation.run("assistant")
+    if assistant is None:
+        return
+    splits = evaluation.splits()
+    if splits:
+        per_split = Table("metric", "all", *splits, title="The assistant per split")
+        columns = [assistant.figures()] + [assistant.figures(s) for s in splits]
+        for _, label, values in evaluate.table_rows(columns):
+            per_split.add_row(label, *values)
+        console.print(per_split)
+    for check in evaluate.gate_checks(evaluation):
+        mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
+        value = evaluate.format_value(check.label, check.value)
+        console.print(f"gate {mark} {check.label} = {value} (required {escape(check.target)})")
 
 
 @cli.command()

@@ -26,3 +26,7 @@ class BadQuestion(AssistantError):
 
 class DocumentNotFound(AssistantError):
     """No ingested document has that name."""
+
+
+class EvaluationError(AssistantError):
+    """An evaluation cannot run as asked (bad questions file, unknown system, unreachable server)."""
