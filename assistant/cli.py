@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assistant import evaluate
+from assistant import evaluate, reports
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.records import Answer, IngestReport
@@ -311,45 +311,15 @@ def eval_command(
                 def progress(name: str, done: int, total: int) -> None:
                     bar.update(task, description=name, completed=done, total=total)
 
-                evaluation = evaluate.run_evaluation(items, contenders, texts, str(questions), progress)
+                evaluation = evaluate.run_evaluation(
+                    items, contenders, texts, evaluate.shown_path(questions), progress
+                )
         finally:
             evaluate.close_contenders(contenders)
-        paths = evaluate.write_reports(evaluation, out_dir)
-    print_evaluation(evaluation)
+        paths = reports.write_reports(evaluation, out_dir)
+    for renderable in reports.console_report(evaluation):
+        console.print(renderable)
     err_console.print("Reports: " + ", ".join(escape(str(p)) for p in paths))
-
-
-def print_evaluation(evaluation: evaluate.Evaluation) -> None:
-    """The side-by-side table, the assistant per split and the gate."""
-    names = [run.name for run in evaluation.runs]
-    first = evaluation.runs[0].figures()
-    table = Table(
-        "metric",
-        *names,
-        title=f"{first['items']} questions ({first['answerable']} answerable), "
-        f"evaluated in {evaluation.seconds:.0f} s",
-    )
-    group = None
-    for row_group, label, values in evaluate.table_rows([run.figures() for run in evaluation.runs]):
-        if group is not None and row_group != group:
-            table.add_section()
-        group = row_group
-        table.add_row(label, *values)
-    console.print(table)
-    assistant = evaluation.run("assistant")
-    if assistant is None:
-        return
-    splits = evaluation.splits()
-    if splits:
-        per_split = Table("metric", "all", *splits, title="The assistant per split")
-        columns = [assistant.figures()] + [assistant.figures(s) for s in splits]
-        for _, label, values in evaluate.table_rows(columns):
-            per_split.add_row(label, *values)
-        console.print(per_split)
-    for check in evaluate.gate_checks(evaluation):
-        mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
-        value = evaluate.format_value(check.label, check.value)
-        console.print(f"gate {mark} {check.label} = {value} (required {escape(check.target)})")
 
 
 @cli.command()

@@ -152,6 +152,7 @@ class Outcome:
     failures: tuple[str, ...] = ()
     answer: str = ""
     top_pages: tuple[int, ...] = ()
+    support: float = 0.0
 
     @property
     def valid_quotes(self) -> int:
@@ -191,6 +192,7 @@ def score_item(
         ask_ms=ask_ms,
         answer=answer.answer,
         top_pages=tuple(p.chunk.page for p in passages[:5]),
+        support=answer.support,
     )
     return replace(outcome, failures=failures(outcome))
 

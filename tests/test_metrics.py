@@ -29,7 +29,9 @@ TEXTS = [
 
 
 def passage(text: str, page: int = 1, rank: int = 0, pages: tuple[int, ...] = ()) -> Passage:
-    chunk = Chunk(id=f"c{rank}", document="letter.pdf", text=text, page=page, pages=pages or (page,), section="body")
+    chunk = Chunk(
+        id=f"c{rank}", document="letter.pdf", text=text, page=page, pages=pages or (page,), section="body"
+    )
     return Passage(chunk=chunk, score=1.0 - rank / 10, rank=rank)
 
 
@@ -186,7 +188,9 @@ def test_a_perfect_outcome_has_no_failures():
 def test_a_wrong_outcome_scores_zero_and_says_why():
     passages = [passage("Nothing relevant here.", page=2, rank=r) for r in range(5)]
     made_up = "Companies must pay damages."
-    answer = Answer(answer=made_up + " [1]" + "x" * 1300, grounded=True, citations=(citation(made_up, (15,)),))
+    answer = Answer(
+        answer=made_up + " [1]" + "x" * 1300, grounded=True, citations=(citation(made_up, (15,)),)
+    )
     outcome = score_item(ANSWERABLE, passages, answer, valid_in_document)
     figures = summarise([outcome])
     for metric in ("recall@1", "recall@5", "mrr@5", "page_recall@5", "citation_validity", "citation_support"):
