@@ -202,9 +202,11 @@ def failures(outcome: Outcome) -> tuple[str, ...]:
     item = outcome.item
     found: list[str] = []
     if outcome.invalid_citations:
-        found.append(f"citation(s) {list(outcome.invalid_citations)} not verbatim in the cited document")
+        found.append(
+            f"quote not verbatim in the cited document: citation(s) {list(outcome.invalid_citations)}"
+        )
     if outcome.answer_chars > MAX_ANSWER_CHARS:
-        found.append(f"answer is {outcome.answer_chars} characters long")
+        found.append(f"answer too long ({outcome.answer_chars} characters)")
     if not item.answerable:
         if outcome.grounded:
             found.append("answered an unanswerable question")

@@ -4,8 +4,10 @@ per-item outcome as JSON (failing items first), and a bar chart of the main metr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import RenderableType
 from rich.markup import escape
@@ -34,6 +36,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("Latency", "ask_p50_ms", "ask p50 (ms)"),
     ("Latency", "ask_p95_ms", "ask p95 (ms)"),
 )
+ANSWER_SHOWN = 300  # characters of each answer kept in report.json
 CHART_METRICS = (
     "recall@1",
     "recall@5",
@@ -93,9 +96,21 @@ def console_report(evaluation: Evaluation) -> list[RenderableType]:
     return printed
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], numbers: bool = True) -> list[str]:
+    """A Markdown table; figures (every column but the first) right-aligned when `numbers`."""
+    align = ["---"] + ["---:" if numbers else "---"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def failure_patterns(outcomes: Sequence[Outcome]) -> list[tuple[str, list[str]]]:
+    """Failures grouped by kind (the words before any figure), most frequent first, with the item ids."""
+    groups: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        for failure in outcome.failures:
+            kind = re.split(r" (?=[\d\[(])", failure, maxsplit=1)[0]
+            groups.setdefault(kind, []).append(outcome.item.id)
+    return sorted(groups.items(), key=lambda group: -len(group[1]))
 
 
 def markdown_report(evaluation: Evaluation) -> str:
@@ -153,12 +168,19 @@ def markdown_report(evaluation: Evaluation) -> str:
         failing = [o for o in assistant.outcomes if o.failures]
         out += ["", f"## The assistant's failures ({len(failing)} of {len(assistant.outcomes)} items)", ""]
         out += _markdown_table(
+            ["failure", "items", "ids"],
+            [[kind, str(len(ids)), ", ".join(ids)] for kind, ids in failure_patterns(assistant.outcomes)],
+            numbers=False,
+        )
+        out += [""]
+        out += _markdown_table(
             ["id", "split", "kind", "failures"],
             [
                 [o.item.id, o.item.split, o.item.kind, "; ".join(o.failures).replace("|", "/")]
                 for o in _failures_first(assistant.outcomes)
                 if o.failures
             ],
+            numbers=False,
         )
     return "\n".join(out) + "\n"
 
@@ -168,7 +190,7 @@ def _failures_first(outcomes: Sequence[Outcome]) -> list[Outcome]:
 
 
 def outcome_record(outcome: Outcome) -> dict[str, object]:
-    """One item's outcome as JSON (the answer cut to 500 characters)."""
+    """One item's outcome as JSON (the answer cut to 300 characters)."""
     item = outcome.item
     return {
         "id": item.id,
@@ -191,13 +213,15 @@ def outcome_record(outcome: Outcome) -> dict[str, object]:
         "grounded": outcome.grounded,
         "support": round(outcome.support, 4),
         "answer_chars": outcome.answer_chars,
-        "answer": outcome.answer if len(outcome.answer) <= 500 else outcome.answer[:499] + "…",
+        "answer": outcome.answer
+        if len(outcome.answer) <= ANSWER_SHOWN
+        else outcome.answer[: ANSWER_SHOWN - 1] + "…",
         "search_ms": round(outcome.search_ms, 2),
         "ask_ms": round(outcome.ask_ms, 2),
     }
 
 
-def json_report(evaluation: Evaluation) -> dict[str, object]:
+def json_report(evaluation: Evaluation) -> dict[str, Any]:
     """Every figure (overall and per split) and every per-item outcome, failing items first."""
     splits = evaluation.splits()
     return {
@@ -254,6 +278,22 @@ def plot_report(evaluation: Evaluation, path: Path) -> None:
     plt.close(figure)
 
 
+def json_text(report: dict[str, Any]) -> str:
+    """Indented JSON with one line per item outcome: readable, diffable, and a few hundred KB at most."""
+    outcomes: dict[str, str] = {}
+    shallow = {**report, "systems": {}}
+    for name, system in report["systems"].items():
+        marker = f"@@outcomes of {name}@@"
+        outcomes[marker] = (
+            "[\n" + ",\n".join(json.dumps(o, ensure_ascii=False) for o in system["outcomes"]) + "\n]"
+        )
+        shallow["systems"][name] = {**system, "outcomes": marker}
+    text = json.dumps(shallow, indent=1, ensure_ascii=False)
+    for marker, lines in outcomes.items():
+        text = text.replace(json.dumps(marker), lines)
+    return text + "\n"
+
+
 def write_reports(evaluation: Evaluation, out_dir: Path) -> list[Path]:
     """report.md, report.json and report.png in `out_dir` (created if needed)."""
     try:
@@ -262,8 +302,6 @@ def write_reports(evaluation: Evaluation, out_dir: Path) -> list[Path]:
         raise EvaluationError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}") from exc
     markdown, data, chart = out_dir / "report.md", out_dir / "report.json", out_dir / "report.png"
     markdown.write_text(markdown_report(evaluation), encoding="utf-8")
-    data.write_text(
-        json.dumps(json_report(evaluation), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    data.write_text(json_text(json_report(evaluation)), encoding="utf-8")
     plot_report(evaluation, chart)
     return [markdown, data, chart]

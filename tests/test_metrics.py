@@ -197,8 +197,8 @@ def test_a_wrong_outcome_scores_zero_and_says_why():
         assert figures[metric] == 0.0, metric
     assert figures["principle_accuracy"] == figures["key_fact_coverage"] == figures["conciseness"] == 0.0
     assert outcome.failures == (
-        "citation(s) [1] not verbatim in the cited document",
-        "answer is 1331 characters long",
+        "quote not verbatim in the cited document: citation(s) [1]",
+        "answer too long (1331 characters)",
         "evidence recall@5 0.00 (top-5 pages [2, 2, 2, 2, 2])",
         "citations miss principle(s) [22]",
         "no citation quotes the evidence",
@@ -228,3 +228,17 @@ def test_evidence_found_below_the_top_is_a_failure_with_its_rank():
     outcome = score_item(ANSWERABLE, passages, answer, valid_in_document)
     assert outcome.failures == ("evidence first at rank 2",)
     assert summarise([outcome])["mrr@5"] == 0.5
+
+
+def test_failures_are_grouped_by_kind_most_frequent_first():
+    from assistant.reports import failure_patterns
+
+    refusal = Answer(answer="The corpus does not answer this question.", grounded=False)
+    first = score_item(ANSWERABLE, [], refusal, valid_in_document)
+    second = score_item(
+        Item(id="a2", question="?", answerable=True, must_include=("x",)), [], refusal, valid_in_document
+    )
+    grouped = failure_patterns([first, second, first])
+    assert grouped[0] == ("refused an answerable question", ["a1", "a2", "a1"])
+    assert dict(grouped)["citations miss principle(s)"] == ["a1", "a1"]  # a2 requires no principle
+    assert [len(ids) for _, ids in grouped] == sorted((len(ids) for _, ids in grouped), reverse=True)
