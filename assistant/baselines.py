@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,10 +104,13 @@ class LangChainRecipe:
         self.store = Chroma(collection_name=self._collection, embedding_function=embeddings, client=client)
         if self.chunks:
             self.store.add_documents(self.chunks, ids=[str(i) for i in range(len(self.chunks))])
+        self._vector = lru_cache(maxsize=2048)(embeddings.embed_query)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """The k chunks nearest to the query (Chroma's default distance; lower is closer)."""
-        hits = self.store.similarity_search_with_score(query, k=k or 4)
+        """The k chunks nearest to the query (Chroma's default distance; lower is closer). The same as
+        `similarity_search_with_score`, with the question's embedding remembered as the assistant does,
+        so that an ask and a search of one question embed it once in either system."""
+        hits = self.store.similarity_search_by_vector_with_relevance_scores(self._vector(query), k=k or 4)
         return [
             as_passage(document, rank, -float(distance), str(document.id))
             for rank, (document, distance) in enumerate(hits)

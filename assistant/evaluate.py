@@ -373,7 +373,7 @@ def run_evaluation(
 ) -> Evaluation:
     """Ask every system every item (one ask, then one search at k=5) and score the outcomes. The ask
     goes first so that its latency is what a user waits for; the search after it may find the question's
-    embedding cached (the assistant keeps one), as a repeated search would."""
+    embedding cached (the assistant and the LangChain recipe keep one), as a repeated search would."""
     started = time.perf_counter()
     runs: list[SystemRun] = []
     total = len(items) * len(contenders)

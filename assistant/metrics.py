@@ -36,7 +36,8 @@ DEFINITIONS: dict[str, str] = {
     "refusal_accuracy": "unanswerable items: share answered with grounded = false",
     "false_refusal": "answerable items: share answered with grounded = false (lower is better)",
     "latency": "wall-clock milliseconds of each ask call and of the search (k=5) made right after it on "
-    "the same question, p50 and p95 (the assistant may reuse the question's cached embedding there)",
+    "the same question, p50 and p95 (the assistant and the LangChain recipe reuse the question's embedding "
+    "there)",
 }
 
 
