@@ -42,3 +42,7 @@ class BadFilter(AssistantError):
 
 class ConversationNotFound(AssistantError):
     """No stored conversation has that id (never created, or removed to keep the store bounded)."""
+
+
+class EvaluationError(AssistantError):
+    """An evaluation cannot run as asked (bad questions file, unknown system, unreachable server)."""
