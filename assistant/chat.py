@@ -24,13 +24,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
 from assistant.errors import ConversationNotFound
 from assistant.index import Snapshot
 from assistant.ingest.principles import PRINCIPLE_REFERENCE, find_principles
-from assistant.records import Answer, Citation, Resolution, Turn
+from assistant.records import Answer, Resolution, Turn
 from assistant.terms import STOPWORDS, terms
 
 TOPIC_WORDS = 8
@@ -304,20 +303,8 @@ def _is_id(conversation_id: str) -> bool:
 
 
 def _answer_to_json(answer: Answer) -> str:
-    return json.dumps(
-        {
-            "answer": answer.answer,
-            "grounded": answer.grounded,
-            "citations": [asdict(c) for c in answer.citations],
-            "support": answer.support,
-            "mode": answer.mode,
-            "note": answer.note,
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(answer.to_dict(), ensure_ascii=False)
 
 
 def _answer_from_json(text: str) -> Answer:
-    data = json.loads(text)
-    citations = tuple(Citation(**{**c, "principles": tuple(c["principles"])}) for c in data.pop("citations"))
-    return Answer(citations=citations, **data)
+    return Answer.from_dict(json.loads(text))

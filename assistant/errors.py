@@ -42,3 +42,7 @@ class BadFilter(AssistantError):
 
 class ConversationNotFound(AssistantError):
     """No stored conversation has that id (never created, or removed to keep the store bounded)."""
+
+
+class AnswerNotFound(AssistantError):
+    """No kept answer has that id (never shown, or removed to keep the feedback store small)."""
