@@ -437,9 +437,13 @@ def slack(ctx: click.Context) -> None:
     with _friendly_errors():
         if assistant.is_stale():
             run_ingest(assistant)
-    err_console.print("Connecting to Slack in Socket Mode (Ctrl+C to stop)...")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_socket_mode(assistant))
+    err_console.print("Connecting to Slack in Socket Mode...")
+
+    def connected() -> None:
+        err_console.print("Connected: answering mentions, direct messages and /ungp (Ctrl+C to stop)")
+
+    with _friendly_errors(), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_socket_mode(assistant, connected))
 
 
 FEEDBACK_COLUMNS = (

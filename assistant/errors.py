@@ -46,3 +46,7 @@ class ConversationNotFound(AssistantError):
 
 class AnswerNotFound(AssistantError):
     """No kept answer has that id (never shown, or removed to keep the feedback store small)."""
+
+
+class SlackUnavailable(AssistantError):
+    """Slack cannot be reached, or refused the app's tokens."""

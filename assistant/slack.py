@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -26,7 +27,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from assistant.errors import AnswerNotFound, AssistantError, BadQuestion
+from assistant.errors import AnswerNotFound, AssistantError, BadQuestion, SlackUnavailable
 from assistant.records import Citation, ShownAnswer
 from assistant.service import Assistant
 
@@ -396,10 +397,10 @@ def build_app(assistant: Assistant) -> AsyncApp:
         raise ValueError("Slack needs SLACK_BOT_TOKEN")
     token = settings.slack_bot_token.get_secret_value()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    base_url = settings.slack_api_url.rstrip("/") + "/"  # the client joins method names onto it
-    app = AsyncApp(
-        client=AsyncWebClient(token=token, base_url=base_url), signing_secret=secret, name="ungp", logger=log
-    )
+    app = AsyncApp(token=token, signing_secret=secret, name="ungp", logger=log)
+    # set on Bolt's own client: handing Bolt a client makes it warn when SLACK_BOT_TOKEN is in the
+    # environment too; the client joins method names onto the URL, hence the slash
+    app.client.base_url = settings.slack_api_url.rstrip("/") + "/"
     bot = SlackBot(assistant, key=token)
     app.middleware(bot.drop_retries)
     app.event("app_mention")(bot.on_mention)
@@ -426,11 +427,37 @@ def socket_mode_handler(assistant: Assistant) -> AsyncSocketModeHandler:
     return AsyncSocketModeHandler(build_app(assistant), assistant.settings.slack_app_token.get_secret_value())
 
 
-async def run_socket_mode(assistant: Assistant) -> None:
-    """Load the model and index, connect to Slack and answer until interrupted."""
+async def run_socket_mode(assistant: Assistant, connected: Callable[[], None] | None = None) -> None:
+    """Load the model and index, connect to Slack and answer until cancelled; `connected` is called once
+    the WebSocket is open."""
     await asyncio.to_thread(assistant.warm_up)
     handler = socket_mode_handler(assistant)
     try:
-        await handler.start_async()
+        await check_tokens(handler)
+        await handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
+        if connected:
+            connected()
+        await asyncio.Event().wait()
     finally:
         await handler.close_async()
+
+
+async def check_tokens(handler: AsyncSocketModeHandler) -> None:
+    """Both tokens tried once before connecting: the Socket Mode client would otherwise retry a refused
+    token forever, logging a traceback each time."""
+    url = handler.app.client.base_url
+    try:
+        await handler.app.client.auth_test()
+    except SlackApiError as exc:
+        raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')})") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise SlackUnavailable(f"cannot reach Slack's Web API at {url}: {exc}") from exc
+    try:
+        # kept: the client connects to this URL instead of asking for another
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+    except SlackApiError as exc:
+        raise SlackUnavailable(
+            f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}); it must be an app-level token "
+            "with the connections:write scope, and Socket Mode must be on in the app's settings"
+        ) from exc

@@ -1,9 +1,11 @@
-"""A stand-in for Slack's Web API on 127.0.0.1: a real HTTP server that answers the methods the app calls
-the way Slack does, checks the bot token, and records every call (with the time it arrived), plus
-`response_url` endpoints under /respond/. Used by tests/test_slack.py and bench/slack.py."""
+"""Stand-ins for Slack on 127.0.0.1. `SlackStandIn`: Slack's Web API, a real HTTP server that answers the
+methods the app calls the way Slack does, checks the tokens, and records every call (with the time it
+arrived), plus `response_url` endpoints under /respond/. `SocketModeStandIn`: Slack's Socket Mode
+WebSocket (hello, envelopes out, acknowledgements back). Used by tests/test_slack.py and bench/slack.py."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from aiohttp import WSMsgType, web
 
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -35,8 +39,10 @@ class Call:
 class SlackStandIn:
     """Slack's Web API on a free port of 127.0.0.1 (`url` + "/api/" is the client's base URL)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, app_token: str | None = None) -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket_url: str | None = None  # what apps.connections.open hands out
         self.calls: list[Call] = []
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
@@ -83,7 +89,8 @@ class SlackStandIn:
             self.record(Call("respond", params, path, at, headers, "ok"))
             return 200, "ok"
         method = path.removeprefix("/api/")
-        if headers.get("Authorization") != f"Bearer {self.token}":
+        token = self.app_token if method == "apps.connections.open" else self.token
+        if headers.get("Authorization") != f"Bearer {token}":
             reply = {"ok": False, "error": "invalid_auth"}
         else:
             reply = self.answer(method, params)
@@ -102,6 +109,10 @@ class SlackStandIn:
                 "bot_id": BOT_ID,
                 "is_enterprise_install": False,
             }
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return {"ok": False, "error": "socket_mode_not_enabled"}
+            return {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
             if not params.get("channel"):
                 return {"ok": False, "error": "channel_not_found"}
@@ -161,3 +172,71 @@ def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
     if isinstance(params.get("blocks"), str):
         params["blocks"] = json.loads(params["blocks"])
     return params
+
+
+class SocketModeStandIn:
+    """Slack's Socket Mode endpoint: a WebSocket server on 127.0.0.1 that greets a client with `hello`,
+    sends it envelopes, and records the acknowledgements it sends back (with the time they arrived)."""
+
+    def __init__(self) -> None:
+        self.acks: list[tuple[float, dict[str, Any]]] = []
+        self.clients: list[web.WebSocketResponse] = []
+        self._changed = threading.Condition()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> SocketModeStandIn:
+        self.thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    async def _start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/link", self._link)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        return f"ws://127.0.0.1:{port}/link"
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0UNGP"}, "debug_info": {}}
+        )
+        with self._changed:
+            self.clients.append(socket)
+            self._changed.notify_all()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                with self._changed:
+                    self.acks.append((time.perf_counter(), json.loads(message.data)))
+                    self._changed.notify_all()
+        return socket
+
+    def send(self, envelope: dict[str, Any], timeout: float = 30) -> None:
+        """Send an envelope to the connected client (waiting for it to connect)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.clients, timeout):
+                raise AssertionError(f"no Socket Mode client connected within {timeout} s")
+            socket = self.clients[-1]
+        asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self.loop).result(timeout)
+
+    def ack(self, envelope_id: str, timeout: float = 30) -> tuple[float, dict[str, Any]]:
+        """The client's acknowledgement of an envelope, and when it arrived."""
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: [a for a in self.acks if a[1].get("envelope_id") == envelope_id], timeout
+            )
+        if not found:
+            raise AssertionError(f"envelope {envelope_id} was not acknowledged within {timeout} s")
+        return found[0]

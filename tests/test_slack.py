@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -23,14 +24,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import LiveServer, collapse, reference_text
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_standin import BOT_ID, BOT_USER, TEAM, Call, SlackStandIn
+from slack_standin import BOT_ID, BOT_USER, TEAM, Call, SlackStandIn, SocketModeStandIn
 
 from assistant.api import create_app
 from assistant.cli import cli
 from assistant.config import Settings
+from assistant.errors import SlackUnavailable
 from assistant.records import Answer, Citation, ShownAnswer
 from assistant.service import Assistant
 from assistant.slack import (
@@ -42,6 +44,7 @@ from assistant.slack import (
     answer_blocks,
     escape,
     pieces,
+    run_socket_mode,
     socket_mode_handler,
     thread_conversation,
     usage,
@@ -63,7 +66,7 @@ def next_ts() -> str:
 # -- fixtures ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def standin():
-    with SlackStandIn(TOKEN) as server:
+    with SlackStandIn(TOKEN, app_token="xapp-1-standin") as server:
         yield server
 
 
@@ -620,6 +623,67 @@ def test_socket_mode_answers_mentions_and_the_slash_command(slack_assistant, sta
     for blocks in (posted.params["blocks"], responded.params["blocks"]):
         assert_cites(blocks, expected)
     assert posted.params["thread_ts"] == ts
+
+
+def test_ungp_slack_connects_over_a_websocket_and_answers(slack_assistant, standin):
+    """Socket Mode end to end: the app asks the Web API for a WebSocket URL with the app token, connects,
+    receives envelopes, acknowledges them and posts the answers."""
+    ts = next_ts()
+    url = f"{standin.url}/respond/ws-{uuid.uuid4().hex}"
+    connected = threading.Event()
+    with SocketModeStandIn() as socket:
+        standin.socket_url = socket.url
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(run_socket_mode(slack_assistant, connected.set))
+        thread = threading.Thread(target=lambda: loop.run_until_complete(asyncio.wait([task])), daemon=True)
+        thread.start()
+        try:
+            assert connected.wait(30)
+            opened = standin.find("apps.connections.open")
+            assert opened and opened[-1].headers["Authorization"] == "Bearer xapp-1-standin"
+            socket.send(
+                {
+                    "envelope_id": "ws-1",
+                    "type": "events_api",
+                    "accepts_response_payload": False,
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                    "payload": event_callback(mention(GP22, ts)),
+                }
+            )
+            sent = time.perf_counter()
+            socket.send(
+                {
+                    "envelope_id": "ws-2",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": slash(GP22, url),
+                }
+            )
+            assert socket.ack("ws-1")[1] == {"envelope_id": "ws-1"}
+            acked, ack = socket.ack("ws-2")
+            assert ack["payload"]["text"] == ":hourglass_flowing_sand: Looking that up…"
+            (posted,) = standin.wait("chat.postMessage", in_thread(ts))
+            (responded,) = standin.wait("respond", lambda c: c.path == url.removeprefix(standin.url))
+            assert sent < acked < responded.at
+            assert set(buttons(posted.params["blocks"])) == {SHOW_QUOTES, HELPFUL, NOT_HELPFUL}
+        finally:
+            standin.socket_url = None
+            loop.call_soon_threadsafe(task.cancel)
+            thread.join(10)
+            loop.close()
+    assert task.cancelled()
+
+
+def test_ungp_slack_refuses_a_bad_app_token(slack_assistant, standin, tmp_path):
+    settings = slack_assistant.settings.model_copy(update={"slack_app_token": SecretStr("xapp-wrong")})
+    bad = Assistant(settings, embedder=slack_assistant.embedder, index=slack_assistant.index)
+    with pytest.raises(SlackUnavailable) as caught:
+        asyncio.run(run_socket_mode(bad))
+    assert str(caught.value) == (
+        "Slack refused SLACK_APP_TOKEN (invalid_auth); it must be an app-level token with the "
+        "connections:write scope, and Socket Mode must be on in the app's settings"
+    )
 
 
 # -- configuration -------------------------------------------------------------------------------------
