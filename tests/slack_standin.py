@@ -6,6 +6,8 @@ WebSocket (hello, envelopes out, acknowledgements back). Used by tests/test_slac
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -21,6 +23,14 @@ from aiohttp import WSMsgType, web
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
 TEAM = "T0TEAM"
+
+
+def signature_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack signs a request with: HMAC-SHA256 of "v0:{timestamp}:{body}" with the app's
+    signing secret."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
-import hmac
 import io
 import itertools
 import json
@@ -17,17 +15,27 @@ import re
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import LiveServer, collapse, reference_text
 from pydantic import SecretStr, ValidationError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_standin import BOT_ID, BOT_USER, TEAM, Call, SlackStandIn, SocketModeStandIn
+from slack_standin import (
+    BOT_ID,
+    BOT_USER,
+    TEAM,
+    Call,
+    SlackStandIn,
+    SocketModeStandIn,
+    signature_headers,
+)
 
 from assistant.api import create_app
 from assistant.cli import cli
@@ -98,15 +106,8 @@ def http(slack_server: LiveServer):
 
 
 # -- requests as Slack sends them ----------------------------------------------------------------------
-def signature_headers(body: bytes, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
-    """Slack's signature: HMAC-SHA256 over "v0:{timestamp}:{body}" with the signing secret."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
-
-
 def send(http: httpx.Client, body: bytes, content_type: str, **headers: Any) -> httpx.Response:
-    signed = signature_headers(body, headers.pop("timestamp", None), headers.pop("secret", SECRET))
+    signed = signature_headers(body, headers.pop("secret", SECRET), headers.pop("timestamp", None))
     return http.post(
         "/slack/events", content=body, headers={"Content-Type": content_type, **signed, **headers}
     )
@@ -684,6 +685,40 @@ def test_ungp_slack_refuses_a_bad_app_token(slack_assistant, standin, tmp_path):
         "Slack refused SLACK_APP_TOKEN (invalid_auth); it must be an app-level token with the "
         "connections:write scope, and Socket Mode must be on in the app's settings"
     )
+
+
+# -- the manifest --------------------------------------------------------------------------------------
+MANIFEST = Path(__file__).resolve().parent.parent / "slack" / "manifest.yml"
+
+
+def test_the_manifest_asks_for_what_the_app_handles(http, slack_assistant):
+    """Every event the manifest subscribes to has a listener (Bolt answers 404 to one without, and Slack
+    then retries), the slash command is the one the app answers, and the buttons can reach the app."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert set(events) == {"app_mention", "message.im"}
+    for name in events:
+        kind = name.split(".")[0]
+        ignored = {
+            "type": kind,
+            "subtype": "message_changed",
+            "bot_id": "B0OTHER",
+            "channel": "C1",
+            "ts": "1.1",
+        }
+        assert send_event(http, event_callback(ignored)).status_code == 200, name
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/ungp"
+    ack = send_form(http, slash("help", f"{http.base_url}respond-unused") | {"command": command["command"]})
+    assert ack.json()["text"] == usage(slack_assistant.settings.max_question_chars)
+    assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+
+
+def test_an_event_without_a_listener_is_not_acknowledged(http):
+    """The other side of the manifest test: Bolt answers 404 to an event nobody listens to."""
+    assert send_event(http, event_callback({"type": "reaction_added", "user": ASKER})).status_code == 404
 
 
 # -- configuration -------------------------------------------------------------------------------------
