@@ -22,10 +22,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from assistant.database import transaction
 from assistant.errors import ConversationNotFound
 from assistant.index import Snapshot
 from assistant.ingest.principles import PRINCIPLE_REFERENCE, find_principles
@@ -286,16 +286,8 @@ class ConversationStore:
         with self._db() as db:
             return int(db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
 
 def _is_id(conversation_id: str) -> bool:

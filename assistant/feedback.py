@@ -7,11 +7,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from assistant.database import transaction
 from assistant.errors import AnswerNotFound
 from assistant.records import Answer, Feedback, ShownAnswer
 
@@ -101,16 +101,8 @@ class FeedbackStore:
             ).fetchall()
         return [Feedback(_shown(row[:8]), row[8], bool(row[9]), row[10]) for row in rows]
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
 
 def _shown(row: tuple[Any, ...]) -> ShownAnswer:

@@ -534,21 +534,11 @@ def test_feedback_is_exported_to_a_file_and_shown_as_a_table(
     target = tmp_path / "feedback.csv"
     result = CliRunner().invoke(cli, ["feedback", "--output", str(target)], obj=slack_assistant)
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
-    assert list(rows[0]) == [
-        "time",
-        "user",
-        "verdict",
-        "question",
-        "resolved_question",
-        "answer",
-        "grounded",
-        "sources",
-        "asked_via",
-        "channel",
-        "asker",
-        "answer_id",
-    ]
+    written = target.read_text(encoding="utf-8")
+    assert written.splitlines()[0] == (
+        "time,user,verdict,question,resolved_question,answer,grounded,sources,asked_via,channel,asker,answer_id"
+    )
+    rows = list(csv.DictReader(io.StringIO(written)))
     assert "U0CAROL" in {r["user"] for r in rows}
     assert collapse(result.output) == f"Wrote {len(rows)} verdict(s) to {target}"
     table = CliRunner().invoke(cli, ["feedback"], obj=slack_assistant)
