@@ -73,7 +73,7 @@ def compose(
         question,
         similarity=scored[0].similarity if scored else 0.0,
         coverage=_coverage(question, passages, snapshot),
-        chosen_text=" ".join(u.text for u in chosen),
+        best_texts=[u.text for u in sorted(chosen, key=lambda u: -_score_of(u, scored))],
         passages_text="\n".join(p.chunk.search_text() for p in passages[:3]),
         snapshot=snapshot,
     )
@@ -163,6 +163,10 @@ def select(scored: list[Scored], max_chars: int) -> list[Unit]:
     return sorted(chosen, key=lambda u: (u.passage.rank, u.start))
 
 
+def _score_of(unit: Unit, scored: list[Scored]) -> float:
+    return next(s.score for s in scored if s.unit is unit)
+
+
 def _coverage(question: str, passages: list[Passage], snapshot: Snapshot) -> float:
     """Share of the question's distinctive vocabulary (IDF-weighted) found in the top passages."""
     weights = {t: snapshot.idf(t) for t in set(terms(question))}
@@ -176,6 +180,7 @@ REFUSALS = {
     "weak": "The corpus does not answer this question, and I will not guess.",
     "number": "The corpus does not give that figure.",
     "date": "The corpus does not give that date.",
+    "name": "The corpus does not name that.",
     "aftermath": "The corpus holds the letters as they were sent; it does not record replies to them or "
     "what happened afterwards.",
 }

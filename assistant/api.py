@@ -138,7 +138,7 @@ class AskResponse(BaseModel):
     note: str | None = Field(default=None, description="Why an LLM answer fell back, if it did.")
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(FilterParams):
     message: str = Field(
         min_length=1,
         description="A question, or a follow-up that leans on the conversation so far "
@@ -464,7 +464,7 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         from the previous turn before retrieval (`resolved_question` shows how it was read). The reply
         has the `/ask` shape plus `conversation_id`; send that id with the next message. Conversations
         are kept on disk, bounded in number and length, and survive restarts."""
-        return chat_out(assistant.chat(body.message, body.conversation_id))
+        return chat_out(assistant.chat(body.message, body.conversation_id, body.to_filters()))
 
     @app.post(
         "/chat/stream",
@@ -484,7 +484,7 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         If the server fails part-way, the stream ends with `event: error`, `data: {"detail": "..."}`.
         Bad input (an empty message, an unknown conversation) is refused before the stream starts, with
         the same status codes as `/chat`. An LLM answer is checked before any of it is sent."""
-        stream = assistant.chat_stream(body.message, body.conversation_id)
+        stream = assistant.chat_stream(body.message, body.conversation_id, body.to_filters())
         return StreamingResponse(
             chat_events(stream),
             media_type="text/event-stream",

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant import evaluate, reports
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.outline import render_markdown
@@ -76,6 +77,7 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG
     if ctx.obj is not None:  # an Assistant handed in by the caller (tests, embedding) is used as is
         return
     overrides: dict[str, Any] = {}
@@ -266,6 +268,92 @@ def print_answer(answer: Answer) -> None:
         principles = f", GP {', '.join(map(str, c.principles))}" if c.principles else ""
         console.print(f" [{c.id}] {escape(c.reference or '')} {escape(c.document)}, p. {c.page}{principles}")
         console.print(f"     [dim]“{escape(' '.join(c.quote.split()))}”[/dim]")
+
+
+def _system_names(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in evaluate.SYSTEMS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(evaluate.SYSTEMS)}, separated by commas"
+        )
+    return names
+
+
+@cli.command("eval")
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=evaluate.DEFAULT_QUESTIONS,
+    show_default="eval/questions.jsonl",
+    help="Gold questions, one JSON object a line.",
+)
+@click.option(
+    "--against",
+    metavar="URL",
+    help="Evaluate the assistant served at URL (its /search and /ask) instead of in-process.",
+)
+@click.option(
+    "--systems",
+    default=",".join(evaluate.SYSTEMS),
+    show_default=True,
+    callback=_system_names,
+    help="Systems to compare, separated by commas.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=evaluate.DEFAULT_OUT,
+    show_default="eval/results",
+    help="Folder for report.md, report.json and report.png.",
+)
+@click.pass_context
+def eval_command(
+    ctx: click.Context, questions: Path, against: str | None, systems: list[str], out_dir: Path
+) -> None:
+    """Score the assistant and the baselines (the plain LangChain recipe, BM25) on the gold questions,
+    print them side by side and write report.md, report.json and report.png. Reports only: it exits 0
+    whatever the figures (the CI gate is tests/test_evaluate.py). The baselines read the --corpus folder.
+
+    \b
+    Example:
+      ungp eval --systems assistant,langchain --against http://127.0.0.1:8000
+    """
+    assistant = _assistant(ctx)
+    with _friendly_errors():
+        items = evaluate.load_questions(questions)
+        if "assistant" in systems and not against and assistant.is_stale():
+            run_ingest(assistant)
+        with err_console.status("Setting up the systems") as status:
+            contenders = evaluate.build_contenders(
+                systems, assistant.settings, None if against else assistant, against, status.update
+            )
+        try:
+            texts = evaluate.document_texts_for(contenders, assistant.settings)
+            with Progress(
+                TextColumn("[bold]Evaluating[/bold] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("", total=len(items) * len(contenders))
+
+                def progress(name: str, done: int, total: int) -> None:
+                    bar.update(task, description=name, completed=done, total=total)
+
+                evaluation = evaluate.run_evaluation(
+                    items, contenders, texts, evaluate.shown_path(questions), progress
+                )
+        finally:
+            evaluate.close_contenders(contenders)
+        paths = reports.write_reports(evaluation, out_dir)
+    for renderable in reports.console_report(evaluation):
+        console.print(renderable)
+    err_console.print("Reports: " + ", ".join(escape(str(p)) for p in paths))
 
 
 @cli.command()

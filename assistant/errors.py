@@ -50,3 +50,7 @@ class AnswerNotFound(AssistantError):
 
 class SlackUnavailable(AssistantError):
     """Slack cannot be reached, or refused the app's tokens."""
+
+
+class EvaluationError(AssistantError):
+    """An evaluation cannot run as asked (bad questions file, unknown system, unreachable server)."""

@@ -43,6 +43,17 @@ DATE_ANSWER = re.compile(
     r"august|september|october|november|december)\b|\b(immediate|immediately|near future|subsequently)\b",
     re.IGNORECASE,
 )
+WH_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+NAME_QUESTION = re.compile(
+    r"\b(what|which)\s+(is|are|was|were)\s+the\s+names?\b|\bnamed?\s+(in|by)\b|\bcalled\b"
+    r"|\bwhich\s+(of\s+\w+\s+)?(suppliers?|factor(y|ies)|firms?|brands?|compan(y|ies)|officials?|persons?)\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"[“\"]([^”\"]{3,80})[”\"]|\b([A-Z][\w’'-]+(?:\s+(?:of|and|de|the)?\s*[A-Z][\w’'-]+)+)")
+INSTITUTIONAL = re.compile(  # capitalised words that name an institution or a place, not a company or factory
+    r"\b(Government|Governments|Council|Rapporteurs?|Group|Principles?|Nations|Region|Assembly|State|States|"
+    r"Procedures|Special|Autonomous|Republic|Kingdom|Dear|Mr|Ms|Annex|Reference|REFERENCE)\b"
+)
 AFTERMATH = re.compile(  # outcomes a letter cannot record, unless the passages do mention them
     r"\b(replied|outcome|verdict|guilty|convict\w*|fined|sanction\w*|penalt\w*|"
     r"bann?(ed)?|punish\w*|prosecut\w*|lawsuit|court|ruling|acquitt\w*|settle(d|ment))\b",
@@ -74,11 +85,14 @@ def judge(
     question: str,
     similarity: float,
     coverage: float,
-    chosen_text: str,
+    best_texts: list[str],
     passages_text: str,
     snapshot: Snapshot,
 ) -> Judgement:
-    """Weigh the evidence for an answer made of `chosen_text`, drawn from passages `passages_text`."""
+    """Weigh the evidence for an answer drawn from passages `passages_text`, whose sentences are
+    `best_texts`, best first. A question asking for a number or a date needs it in the best sentence
+    (in any of them when the question asks several things at once); one asking for a name needs it in
+    one of the two best."""
     support = max(0.0, min(1.0, similarity + COVERAGE_WEIGHT * coverage))
     asked = find_principles(question)
     missing = tuple(n for n in asked if n not in snapshot.by_principle)
@@ -91,10 +105,14 @@ def judge(
     unknown = unknown_words(question, snapshot)
     if unknown:
         return Judgement(False, support, f"unknown:{', '.join(unknown)}")
-    if NUMBER_QUESTION.search(question) and not NUMBER_ANSWER.search(chosen_text):
+    several = len(WH_WORD.findall(question)) > 1
+    best = " ".join(best_texts if several else best_texts[:1])
+    if NUMBER_QUESTION.search(question) and not NUMBER_ANSWER.search(best):
         return Judgement(False, support, "number")
-    if DATE_QUESTION.search(question) and not DATE_ANSWER.search(chosen_text):
+    if DATE_QUESTION.search(question) and not DATE_ANSWER.search(best):
         return Judgement(False, support, "date")
+    if NAME_QUESTION.search(question) and not _names_beyond(" ".join(best_texts[:2]), question):
+        return Judgement(False, support, "name")
     outcomes = [m.group(0) for m in AFTERMATH.finditer(question)]
     if (
         any(not _mentions(word, passages_text) for word in outcomes)
@@ -163,6 +181,20 @@ def _is_typo(word: str, snapshot: Snapshot) -> bool:
 def _quoted_alone(number: int, snapshot: Snapshot) -> bool:
     """True when some passage names the principle on its own, not only inside a range ("25 to 31")."""
     return any(number in named_principles(c.text) for c in snapshot.by_principle.get(number, ()))
+
+
+def _names_beyond(text: str, question: str) -> list[str]:
+    """Names in `text` (quoted terms, runs of capitalised words) that the question does not already
+    contain: what a question asking for a name needs in its answer."""
+    asked = question.lower()
+    names = [m.group(1) or m.group(2) for m in NAME.finditer(text)]
+    return [
+        n
+        for n in names
+        if n.lower() not in asked
+        and not set(terms(n)) <= set(terms(question))
+        and not INSTITUTIONAL.search(n)
+    ]
 
 
 def _mentions(word: str, text: str) -> bool:

@@ -225,12 +225,20 @@ class Assistant:
         return self.llm.answer(question, passages, extractive)
 
     # -- conversations -------------------------------------------------------------------------------
-    def chat(self, message: str, conversation_id: str | None = None, *, create: bool = False) -> ChatReply:
+    def chat(
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        filters: Filters = NO_FILTERS,
+        *,
+        create: bool = False,
+    ) -> ChatReply:
         """Answer `message` within a conversation (a new one when `conversation_id` is None): a follow-up
         is first rewritten into a standalone question from the previous turn, then answered like `ask`.
         With `create`, an unknown `conversation_id` starts a conversation under that id: for entry points
         that name conversations themselves (a Slack thread)."""
         message = self._checked(message)
+        filters = self.checked_filters(filters)
         history = self._history(conversation_id, create)
         conversation_id = conversation_id or new_conversation_id()
         resolution = resolve(message, history[-1] if history else None)
@@ -239,12 +247,14 @@ class Assistant:
         if resolution.section:
             # "which question asks about that?" is answered from the letters' questions (or refused,
             # naming the closest of them); from anywhere only when no document has such a section
-            answer = self._answer(resolved, Filters(section=resolution.section), search)
+            answer = self._answer(resolved, replace(filters, section=resolution.section), search)
         if answer is None or not answer.passages:
-            answer = self._answer(resolved, search=search)
+            answer = self._answer(resolved, filters, search=search)
         if resolution.alternative and not answer.grounded:
             # a fragment ("deadline?") that the corpus cannot answer on its own: read it as a follow-up
-            alternative = self._answer(resolution.alternative, search=searchable(resolution.alternative))
+            alternative = self._answer(
+                resolution.alternative, filters, search=searchable(resolution.alternative)
+            )
             if alternative.grounded:
                 resolved, answer = resolution.alternative, alternative
         topic = topic_of(resolved, answer, self.index.snapshot)
@@ -262,16 +272,21 @@ class Assistant:
                 return ()
             raise
 
-    def chat_stream(self, message: str, conversation_id: str | None = None) -> Iterator[str | ChatReply]:
-        """`chat` as a stream: pieces of the answer text, then the whole reply. The message and the
-        conversation are checked now, so that bad input fails before a stream starts."""
+    def chat_stream(
+        self, message: str, conversation_id: str | None = None, filters: Filters = NO_FILTERS
+    ) -> Iterator[str | ChatReply]:
+        """`chat` as a stream: pieces of the answer text, then the whole reply. The message, the
+        conversation and the filters are checked now, so that bad input fails before a stream starts."""
         message = self._checked(message)
+        filters = self.checked_filters(filters)
         if conversation_id:
             self.conversations.turns(conversation_id)
-        return self._stream(message, conversation_id)
+        return self._stream(message, conversation_id, filters)
 
-    def _stream(self, message: str, conversation_id: str | None) -> Iterator[str | ChatReply]:
-        reply = self.chat(message, conversation_id)
+    def _stream(
+        self, message: str, conversation_id: str | None, filters: Filters
+    ) -> Iterator[str | ChatReply]:
+        reply = self.chat(message, conversation_id, filters)
         yield from pieces(reply.answer.answer)
         yield reply
 

@@ -405,3 +405,13 @@ def test_store_evicts_the_least_recently_used_and_round_trips_answers(tmp_path):
     assert reopened.turns(first) == (turn, turn) and reopened.turns(third) == (turn,)
     with pytest.raises(ConversationNotFound, match="is not a conversation id"):
         store.append("not-an-id", turn)
+
+
+def test_chat_takes_the_search_filters(live_server):
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        body = http.post("/chat", json={"message": "What about remediation?", "section": "questions"}).json()
+        assert body["citations"] and all(c["section"] == "questions" for c in body["citations"])
+        bad = http.post("/chat", json={"message": "remediation", "reference": "not a reference"})
+        assert bad.status_code in (404, 422)

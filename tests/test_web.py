@@ -1,14 +1,17 @@
-"""The chat page in a real browser: Debian's Chromium driven by Playwright against the app on 127.0.0.1.
-Load `/`, ask, watch the answer stream in, open a source, follow up, use the keyboard, read it at phone
-width, and see a clear message when the server is gone. Screenshots go to test-artifacts/."""
+"""The web page in a real browser: Debian's Chromium driven by Playwright against the app on 127.0.0.1.
+Chat: load `/`, ask, watch the answer stream in, open a source, follow up, use the keyboard, read it at
+phone width, and see a clear message when the server is gone. Letters: list the letters, open a response
+outline (deadlines, questions with their principles and annex quotes, facts alleged), copy or download
+it as Markdown, deep links, the empty state. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, SAMPLE_NAME, LiveServer, collapse, reference_text
+from conftest import ARTIFACTS, SAMPLE_NAME, LiveServer, collapse, make_assistant, reference_text
 
 from assistant.api import create_app
 
@@ -63,6 +66,14 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def unreachable(server: LiveServer, ending: str) -> str:
+    """The page's message when the server is gone; `ending` is what the view adds."""
+    return (
+        f"Cannot reach the assistant server at {server.url}. Check that it is running (make serve, or ungp "
+        f"serve) and try again{ending}"
+    )
 
 
 def ask(page, question: str):
@@ -183,10 +194,181 @@ def test_a_clear_message_when_the_server_is_unreachable(page, assistant):
     page.get_by_role("button", name="Ask").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
-    assert alert.inner_text() == (
-        f"Cannot reach the assistant server at {server.url}. Check that it is running (make serve, or ungp "
-        "serve) and try again; your question is still in the box."
-    )
+    assert alert.inner_text() == unreachable(server, "; your question is still in the box.")
     assert page.get_by_label("Your question").input_value() == "What does GP 13 say?"
     assert page.locator(".turn").count() == 0
     assert page.get_by_role("button", name="Ask").is_enabled()
+
+
+# -- the Letters view ----------------------------------------------------------------------------------
+SLUG = "AL-OTH-170-2021"
+# Both ways the page can copy fail: the clipboard API refuses and so does execCommand("copy").
+NO_CLIPBOARD = """
+navigator.clipboard.writeText = () => Promise.reject(new DOMException("denied", "NotAllowedError"));
+document.execCommand = () => false;
+"""
+
+
+def outline_json(page, server: LiveServer) -> dict:
+    response = page.request.get(f"{server.url}/letters/{SLUG}/outline")
+    assert response.ok
+    return response.json()
+
+
+def open_sample_outline(page):
+    """Wait for the outline of the sample letter; return its heading."""
+    heading = page.get_by_role("heading", name="Response outline: AL OTH 170/2021", level=2)
+    page.locator(".question-item").first.wait_for()
+    return heading
+
+
+def test_letters_list_outline_sources_and_markdown(page, live_server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.goto(f"{live_server.url}/#letters")
+    nav = page.get_by_role("navigation", name="Views")
+    assert nav.get_by_role("link", name="Letters").get_attribute("aria-current") == "page"
+    assert nav.get_by_role("link", name="Chat").get_attribute("aria-current") is None
+    assert page.get_by_role("heading", name="Letters", level=2).is_visible()
+    assert page.get_by_label("Your question").is_hidden()
+
+    card = page.locator(".letter-card").filter(has_text="AL OTH 170/2021")
+    card.wait_for()
+    assert page.locator(".letter-card").count() == 1
+    assert card.locator(".fact-date").inner_text() == "12 March 2021"
+    assert card.locator(".fact-addressee").inner_text() == "Mr. Li Zixue, ZTE Corporation"
+    assert card.locator(".fact-questions").inner_text() == "8"
+    assert card.locator(".fact-published").inner_text() == "11 May 2021"
+    assert page.title() == "Letters — UNGP Assistant"
+
+    card.get_by_role("link", name="AL OTH 170/2021").click()
+    heading = open_sample_outline(page)
+    assert page.url.endswith(f"#letters/{SLUG}")
+    assert page.evaluate("document.activeElement.id") == "outline-title"  # focus moved to the outline
+    assert heading.is_visible() and page.locator("#letters-index").is_hidden()
+    assert page.locator("#outline .fact-signatories li").count() == 7
+
+    deadline = page.locator(".deadline").filter(has_text="11 May 2021")
+    assert "made public" in deadline.locator(".deadline-label").inner_text()
+    assert "will be made public" in deadline.locator("blockquote").inner_text()
+    assert deadline.get_by_role("link").get_attribute("href") == f"/documents/{SAMPLE_NAME}/file#page=4"
+
+    questions = page.locator(".question-item")
+    assert questions.count() == 8
+    assert page.locator(".question-title").all_inner_texts() == [f"Question {n}" for n in range(1, 9)]
+    seventh = page.locator("#question-7")
+    assert "remediation" in seventh.locator(".question-text").inner_text()
+    assert "22" in seventh.locator(".engaged-list").inner_text().split(", ")
+    support = seventh.locator(".support").filter(
+        has=page.locator(".support-principles", has_text=re.compile(r"^GP 22$"))
+    )
+    quote = support.locator("blockquote").inner_text()
+    assert "Guiding Principle 22" in quote and collapse(quote) in reference_text(with_footer=False)
+    source = support.get_by_role("link", name="Open the PDF at page 6")
+    assert source.get_attribute("href") == f"/documents/{SAMPLE_NAME}/file#page=6"
+    assert source.get_attribute("target") == "_blank"
+    with page.context.expect_page() as opened:
+        source.click()
+    pdf = opened.value
+    assert pdf.url == f"{live_server.url}/documents/{SAMPLE_NAME}/file#page=6"
+    pdf.close()
+
+    outline = outline_json(page, live_server)
+    facts = page.locator(".allegation-text").all_inner_texts()
+    assert facts == [a["text"] for a in outline["allegations"]] and len(facts) >= 3
+    assert "80,000 Uyghur" in " ".join(facts)
+    screenshot(page, "letters-view.png")
+
+    markdown = outline["markdown"]
+    page.get_by_role("button", name="Copy as Markdown").click()
+    assert page.get_by_role("status").inner_text() == "Copied the outline as Markdown."
+    assert page.evaluate("navigator.clipboard.readText()") == markdown
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download .md").click()
+    download = downloading.value
+    assert download.suggested_filename == f"{SLUG}-outline.md"
+    assert Path(download.path()).read_text(encoding="utf-8") == markdown
+
+    page.get_by_role("link", name="← All letters").click()
+    page.locator("#letters-index").wait_for()
+    page.wait_for_function("document.activeElement.dataset.slug === 'AL-OTH-170-2021'")  # back on it
+    assert page.title() == "Letters — UNGP Assistant"
+
+
+def test_letters_keyboard_copy_fallback_phone_width_and_deep_links(page, live_server):
+    page.add_init_script(NO_CLIPBOARD)
+    # keyboard from the list: the skip link leads to the heading, Tab to the letter, Enter opens it
+    page.goto(f"{live_server.url}/#letters")
+    page.locator(".letter-card").first.wait_for()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the letters"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "letters-title"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "AL OTH 170/2021"
+    page.keyboard.press("Enter")
+    open_sample_outline(page)
+    page.wait_for_function("document.activeElement.id === 'outline-title'")
+
+    # copying when the browser refuses: the Markdown is shown, selected, for Ctrl+C
+    page.keyboard.press("Tab")  # from the heading to the copy button
+    assert page.evaluate("document.activeElement.id") == "copy-md"
+    page.keyboard.press("Enter")
+    box = page.get_by_label(re.compile("The outline as Markdown"))
+    box.wait_for()
+    assert box.input_value() == outline_json(page, live_server)["markdown"]
+    assert page.evaluate(
+        "[document.activeElement.id, document.activeElement.selectionStart,"
+        " document.activeElement.selectionEnd === document.activeElement.value.length]"
+    ) == ["copy-text", 0, True]
+    assert "press Ctrl+C" in page.get_by_role("status").inner_text()
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.question-text')).fontSize)")
+    assert font >= 16
+
+    # the reference as printed works too, and the address becomes the slug
+    page.goto(f"{live_server.url}/#letters/AL%20OTH%20170%2F2021")
+    page.wait_for_url(f"**/#letters/{SLUG}")
+    assert page.locator(".question-item").count() == 8
+
+    # a deep link opened in a new tab goes straight to the outline, focused
+    fresh = page.context.new_page()
+    fresh.goto(f"{live_server.url}/#letters/{SLUG}")
+    open_sample_outline(fresh)
+    assert fresh.evaluate("document.activeElement.id") == "outline-title"
+    assert fresh.locator(".question-item").count() == 8
+    assert fresh.title() == "AL OTH 170/2021 — Letters — UNGP Assistant"
+
+    # a reference that is not indexed: the server's message, in the page's alert
+    fresh.goto(f"{live_server.url}/#letters/AL-OTH-999-2021")
+    alert = fresh.get_by_role("alert")
+    alert.wait_for()
+    assert (
+        alert.inner_text()
+        == "no indexed letter has the reference 'AL OTH 999/2021'; `ungp letters` lists them"
+    )
+    assert fresh.get_by_role("button", name="Try again").is_visible()
+    assert fresh.locator(".question-item").count() == 0
+
+
+def test_letters_empty_state_then_server_gone(page, tmp_path, embedder):
+    empty = make_assistant(tmp_path, embedder, files=[])
+    server = LiveServer(create_app(empty))
+    with server:
+        page.goto(f"{server.url}/#letters")
+        state = page.locator("#letters-state")
+        page.wait_for_function(
+            "document.querySelector('#letters-list').getAttribute('aria-busy') === 'false'"
+        )
+        assert state.inner_text().startswith("No letter is indexed yet.")
+        assert page.locator(".letter-card").count() == 0
+        assert page.get_by_role("alert").is_hidden()
+    # the server is gone now: going back to the list says so, and offers to try again
+    nav = page.get_by_role("navigation", name="Views")
+    nav.get_by_role("link", name="Chat").click()
+    nav.get_by_role("link", name="Letters").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text() == unreachable(server, ".")
+    assert page.get_by_role("button", name="Try again").is_visible()

@@ -9,8 +9,9 @@ const MARKER = /\[(\d+)\]/g;
 const $ = (selector) => document.querySelector(selector);
 const state = { conversationId: localStorage.getItem(STORAGE_KEY), busy: false, turns: 0 };
 
-// -- views (the nav leaves room for more, e.g. "Letters": add a link and a <section data-view>) -------
-function showView(name) {
+// -- views: the hash names one (#chat, #letters) and may add a path (#letters/AL-OTH-170-2021) ---------
+function showView(hash) {
+  const [name, ...rest] = hash.split("/");
   const sections = document.querySelectorAll("[data-view]");
   const known = Array.from(sections).some((s) => s.dataset.view === name);
   const view = known ? name : "chat";
@@ -19,7 +20,20 @@ function showView(name) {
     if (link.dataset.viewLink === view) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   });
-  document.dispatchEvent(new CustomEvent("ungp:view", { detail: { view } }));
+  const shown = document.querySelector(`[data-view="${view}"]`);
+  $(".skip-link").textContent = shown.dataset.skipLabel;
+  const path = known ? rest.join("/") : "";
+  document.dispatchEvent(new CustomEvent("ungp:view", { detail: { view, path } }));
+}
+
+// The skip link leads to the main control of the view on screen (each view names it in data-skip);
+// focusing it directly keeps the hash, which names the view, as it is.
+function skipToView(event) {
+  const shown = document.querySelector("[data-view]:not([hidden])");
+  const target = shown && document.querySelector(shown.dataset.skip);
+  if (!target) return;
+  event.preventDefault();
+  target.focus();
 }
 
 // -- small DOM helpers --------------------------------------------------------------------------------
@@ -186,8 +200,8 @@ function failTurn(turn, message) {
 }
 
 // -- talking to the server ----------------------------------------------------------------------------
-const UNREACHABLE = () =>
-  `Cannot reach the assistant server at ${location.origin}. Check that it is running (make serve, or ungp serve) and try again; your question is still in the box.`;
+const UNREACHABLE = (after = "; your question is still in the box") =>
+  `Cannot reach the assistant server at ${location.origin}. Check that it is running (make serve, or ungp serve) and try again${after}.`;
 
 function detailOf(body, status) {
   if (body && typeof body.detail === "string") return body.detail;
@@ -341,6 +355,7 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
   $("#new-chat").addEventListener("click", newConversation);
+  $(".skip-link").addEventListener("click", skipToView);
   window.addEventListener("hashchange", () => showView(location.hash.slice(1)));
   showView(location.hash.slice(1) || "chat");
   restore();
