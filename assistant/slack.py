@@ -324,7 +324,7 @@ class SlackBot:
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
-        """ "Show quotes" / "Hide quotes": the same message again, with or without the verbatim quotes."""
+        """The "Show quotes" / "Hide quotes" buttons: the same message again, with or without the quotes."""
         await ack()
         try:
             shown = await asyncio.to_thread(self.assistant.shown_answer, action["value"])
