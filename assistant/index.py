@@ -16,14 +16,15 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from assistant.database import transaction
 from assistant.records import Chunk, DocumentInfo, Letter
 from assistant.terms import terms
 
@@ -199,16 +200,8 @@ class Index:
         return hits
 
     # -- internals ---------------------------------------------------------------------------------
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self._db_path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db_path)
 
     @staticmethod
     def _add_letter_column(db: sqlite3.Connection) -> None:
