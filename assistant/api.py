@@ -461,6 +461,22 @@ def get_assistant(request: Request) -> Assistant:
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 
 
+def mount_slack(app: FastAPI, assistant: Assistant) -> None:
+    """Slack's HTTP mode at `POST /slack/events`. The route checks Slack's own request signature, so it
+    needs (and must not get) any other authentication."""
+    from assistant.slack import http_handler  # slack-bolt is imported only when Slack is on
+
+    handler = http_handler(assistant)
+
+    @app.post("/slack/events", tags=["slack"], response_class=Response)
+    async def slack_events(request: Request) -> Response:
+        """Slack's Events API, the `/ungp` slash command and button clicks, as Slack sends them: signed
+        with the app's signing secret (forged or more than five minutes old: 401)."""
+        return await handler.handle(request)
+
+    log.info("Slack HTTP mode is on: answering Slack at /slack/events")
+
+
 def create_app(assistant: Assistant | None = None) -> FastAPI:
     """The FastAPI app over `assistant` (built from the environment when not given)."""
     service = assistant or Assistant(Settings())
@@ -486,6 +502,13 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.assistant = service
+    if service.settings.slack_http:
+        mount_slack(app, service)
+    else:
+        log.info(
+            "Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer Slack at /slack/events "
+            "(or run `ungp slack` for Socket Mode)"
+        )
     metrics = Metrics(lambda: _index_sizes(service))
     app.state.metrics = metrics
     # Added innermost first: telemetry wraps the guard, so refused requests are counted and logged too.

@@ -22,15 +22,14 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from assistant.database import transaction
 from assistant.errors import ConversationNotFound
 from assistant.index import Snapshot
 from assistant.ingest.principles import PRINCIPLE_REFERENCE, find_principles
-from assistant.records import Answer, Citation, Resolution, Turn
+from assistant.records import Answer, Resolution, Turn
 from assistant.terms import STOPWORDS, terms
 
 TOPIC_WORDS = 8
@@ -287,16 +286,8 @@ class ConversationStore:
         with self._db() as db:
             return int(db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
 
 def _is_id(conversation_id: str) -> bool:
@@ -304,20 +295,8 @@ def _is_id(conversation_id: str) -> bool:
 
 
 def _answer_to_json(answer: Answer) -> str:
-    return json.dumps(
-        {
-            "answer": answer.answer,
-            "grounded": answer.grounded,
-            "citations": [asdict(c) for c in answer.citations],
-            "support": answer.support,
-            "mode": answer.mode,
-            "note": answer.note,
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(answer.to_dict(), ensure_ascii=False)
 
 
 def _answer_from_json(text: str) -> Answer:
-    data = json.loads(text)
-    citations = tuple(Citation(**{**c, "principles": tuple(c["principles"])}) for c in data.pop("citations"))
-    return Answer(citations=citations, **data)
+    return Answer.from_dict(json.loads(text))

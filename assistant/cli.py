@@ -1,15 +1,19 @@
-"""The `ungp` command line: ingest, search, ask, letters, outline, serve. Each command's docstring is its
---help."""
+"""The `ungp` command line: ingest, search, ask, letters, outline, serve, slack, feedback. Each command's
+docstring is its --help."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import csv
+import io
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +24,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant import evaluate, reports
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.outline import render_markdown
-from assistant.records import Answer, IngestReport
+from assistant.records import Answer, Feedback, IngestReport
 from assistant.retrieve import Filters
 from assistant.service import Assistant
 
@@ -72,6 +77,7 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, ver
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG
     if ctx.obj is not None:  # an Assistant handed in by the caller (tests, embedding) is used as is
         return
     overrides: dict[str, Any] = {}
@@ -272,6 +278,92 @@ def print_answer(answer: Answer) -> None:
         console.print(f"     [dim]“{escape(' '.join(c.quote.split()))}”[/dim]")
 
 
+def _system_names(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in evaluate.SYSTEMS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(evaluate.SYSTEMS)}, separated by commas"
+        )
+    return names
+
+
+@cli.command("eval")
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=evaluate.DEFAULT_QUESTIONS,
+    show_default="eval/questions.jsonl",
+    help="Gold questions, one JSON object a line.",
+)
+@click.option(
+    "--against",
+    metavar="URL",
+    help="Evaluate the assistant served at URL (its /search and /ask) instead of in-process.",
+)
+@click.option(
+    "--systems",
+    default=",".join(evaluate.SYSTEMS),
+    show_default=True,
+    callback=_system_names,
+    help="Systems to compare, separated by commas.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=evaluate.DEFAULT_OUT,
+    show_default="eval/results",
+    help="Folder for report.md, report.json and report.png.",
+)
+@click.pass_context
+def eval_command(
+    ctx: click.Context, questions: Path, against: str | None, systems: list[str], out_dir: Path
+) -> None:
+    """Score the assistant and the baselines (the plain LangChain recipe, BM25) on the gold questions,
+    print them side by side and write report.md, report.json and report.png. Reports only: it exits 0
+    whatever the figures (the CI gate is tests/test_evaluate.py). The baselines read the --corpus folder.
+
+    \b
+    Example:
+      ungp eval --systems assistant,langchain --against http://127.0.0.1:8000
+    """
+    assistant = _assistant(ctx)
+    with _friendly_errors():
+        items = evaluate.load_questions(questions)
+        if "assistant" in systems and not against and assistant.is_stale():
+            run_ingest(assistant)
+        with err_console.status("Setting up the systems") as status:
+            contenders = evaluate.build_contenders(
+                systems, assistant.settings, None if against else assistant, against, status.update
+            )
+        try:
+            texts = evaluate.document_texts_for(contenders, assistant.settings)
+            with Progress(
+                TextColumn("[bold]Evaluating[/bold] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("", total=len(items) * len(contenders))
+
+                def progress(name: str, done: int, total: int) -> None:
+                    bar.update(task, description=name, completed=done, total=total)
+
+                evaluation = evaluate.run_evaluation(
+                    items, contenders, texts, evaluate.shown_path(questions), progress
+                )
+        finally:
+            evaluate.close_contenders(contenders)
+        paths = reports.write_reports(evaluation, out_dir)
+    for renderable in reports.console_report(evaluation):
+        console.print(renderable)
+    err_console.print("Reports: " + ", ".join(escape(str(p)) for p in paths))
+
+
 @cli.command()
 @click.pass_context
 def documents(ctx: click.Context) -> None:
@@ -404,7 +496,149 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     err_console.print(
         f"Serving on http://{host}:{port}: chat page at http://{host}:{port}/, API docs at /docs"
     )
+    err_console.print(
+        "Slack: on, answering at /slack/events"
+        if assistant.settings.slack_http
+        else "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for HTTP mode, or run `ungp slack`)"
+    )
     uvicorn.run(create_app(assistant), host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command()
+@click.pass_context
+def slack(ctx: click.Context) -> None:
+    """Answer Slack in Socket Mode: the app connects out to Slack, so no public URL is needed. Needs
+    SLACK_BOT_TOKEN (xoxb-...) and SLACK_APP_TOKEN (xapp-..., with connections:write); indexes the
+    corpus first if the index is missing or stale. Runs until interrupted.
+
+    \b
+    Example:
+      SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... ungp slack
+    """
+    from assistant.slack import run_socket_mode
+
+    assistant = _assistant(ctx)
+    settings = assistant.settings
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_APP_TOKEN", settings.slack_app_token),
+        )
+        if value is None
+    ]
+    if missing:
+        err_console.print(
+            f"[red]Error:[/red] Socket Mode needs {' and '.join(missing)}; the README's Slack section says "
+            "where to find them"
+        )
+        sys.exit(1)
+    with _friendly_errors():
+        if assistant.is_stale():
+            run_ingest(assistant)
+    err_console.print("Connecting to Slack in Socket Mode...")
+
+    def connected() -> None:
+        err_console.print("Connected: answering mentions, direct messages and /ungp (Ctrl+C to stop)")
+
+    with _friendly_errors(), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_socket_mode(assistant, connected))
+
+
+FEEDBACK_COLUMNS = (
+    "time",
+    "user",
+    "verdict",
+    "question",
+    "resolved_question",
+    "answer",
+    "grounded",
+    "sources",
+    "asked_via",
+    "channel",
+    "asker",
+    "answer_id",
+)
+
+
+def feedback_row(entry: Feedback) -> dict[str, str]:
+    """One verdict as the flat row of `ungp feedback --format csv`."""
+    shown = entry.shown
+    sources = "; ".join(f"[{c.id}] {c.reference or c.document} p. {c.page}" for c in shown.answer.citations)
+    return {
+        "time": datetime.fromtimestamp(entry.created, UTC).isoformat(timespec="seconds"),
+        "user": entry.user,
+        "verdict": "helpful" if entry.helpful else "not helpful",
+        "question": shown.question,
+        "resolved_question": shown.resolved,
+        "answer": shown.answer.answer,
+        "grounded": str(shown.answer.grounded).lower(),
+        "sources": sources,
+        "asked_via": shown.via,
+        "channel": shown.channel,
+        "asker": shown.asker,
+        "answer_id": shown.id,
+    }
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    help="How to print: a table (default on screen), CSV (default with --output) or JSON.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to FILE instead of the terminal.",
+)
+@click.pass_context
+def feedback(ctx: click.Context, output_format: str | None, output: Path | None) -> None:
+    """List the Helpful / Not helpful clicks on answers given in Slack, oldest first, each with the
+    question, the answer and who clicked; export them as CSV for review.
+
+    \b
+    Examples:
+      ungp feedback
+      ungp feedback --output feedback.csv
+    """
+    output_format = output_format or ("csv" if output else "table")
+    with _friendly_errors():
+        rows = [feedback_row(entry) for entry in _assistant(ctx).feedback()]
+    if output_format == "table":
+        table = Table("time", "user", "verdict", "question", "answer", title=f"{len(rows)} verdict(s)")
+        for row in rows:
+            answer = row["answer"] if len(row["answer"]) <= 160 else row["answer"][:159] + "…"
+            table.add_row(row["time"], row["user"], row["verdict"], escape(row["question"]), escape(answer))
+        text = _rendered(table, output is None)
+    elif output_format == "json":
+        text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err_console.print(
+            f"[red]Error:[/red] cannot write {escape(str(output))}: {escape(exc.strerror or str(exc))}"
+        )
+        sys.exit(1)
+    err_console.print(f"Wrote {len(rows)} verdict(s) to {escape(str(output))}")
+
+
+def _rendered(table: Table, terminal: bool) -> str:
+    """A rich table as text: as wide as the terminal on screen, unwrapped in a file."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=console.width if terminal else 240, force_terminal=False).print(table)
+    return buffer.getvalue()
 
 
 def main() -> None:

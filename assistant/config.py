@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +17,9 @@ PERIOD_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 class Settings(BaseSettings):
     """Built once in an entry point and passed down; library code never reads the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="UNGP_", extra="ignore")
+    # populate_by_name: the Slack fields read SLACK_* variables (Slack's own names) and can still be
+    # passed by field name in code
+    model_config = SettingsConfigDict(env_prefix="UNGP_", extra="ignore", populate_by_name=True)
 
     corpus_dir: Path = Field(
         default=PROJECT_ROOT / "corpus",
@@ -82,6 +84,60 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(
         default=0.0, ge=0, le=2, description="Sampling temperature; 0 keeps answers repeatable."
     )
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "UNGP_SLACK_BOT_TOKEN"),
+        description="SLACK_BOT_TOKEN: the app's Bot User OAuth Token (xoxb-...), from 'OAuth & Permissions' "
+        "after installing the app. Needed for Slack in either mode.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "UNGP_SLACK_APP_TOKEN"),
+        description="SLACK_APP_TOKEN: an app-level token (xapp-...) with the connections:write scope, for "
+        "Socket Mode (`ungp slack`; no public URL needed).",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "UNGP_SLACK_SIGNING_SECRET"),
+        description="SLACK_SIGNING_SECRET: from 'Basic Information'. With SLACK_BOT_TOKEN it turns on HTTP "
+        "mode: `ungp serve` answers Slack at /slack/events and refuses requests not signed with it.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Base URL of Slack's Web API (change it only for a proxy or a local stand-in).",
+    )
+    slack_slash_visibility: Literal["ephemeral", "in_channel"] = Field(
+        default="ephemeral",
+        description="Who sees the answer to `/ungp <question>`: only the asker ('ephemeral') or the whole "
+        "channel ('in_channel').",
+    )
+    slack_answers_kept: int = Field(
+        default=5000,
+        ge=1,
+        description="Slack answers kept (in <index_dir>/feedback.sqlite3) for 'Show quotes' and feedback; "
+        "beyond it the oldest answers nobody rated are deleted.",
+    )
+
+    @property
+    def slack_http(self) -> bool:
+        """HTTP mode is on: Slack can be answered at /slack/events."""
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @model_validator(mode="after")
+    def _slack_tokens_fit(self) -> Settings:
+        """Catch the usual mix-ups (a token in the wrong variable, a secret without a token) at start-up."""
+        for name, token, prefix in (
+            ("SLACK_BOT_TOKEN", self.slack_bot_token, "xoxb-"),
+            ("SLACK_APP_TOKEN", self.slack_app_token, "xapp-"),
+        ):
+            if token is not None and not token.get_secret_value().startswith(prefix):
+                raise ValueError(f"{name} must start with {prefix!r}; check that the tokens are not swapped")
+        if self.slack_bot_token is None and (self.slack_app_token or self.slack_signing_secret):
+            raise ValueError(
+                "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not; Slack needs the "
+                "bot token (xoxb-...) to post answers"
+            )
+        return self
 
     @model_validator(mode="after")
     def _llm_is_complete(self) -> Settings:

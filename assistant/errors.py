@@ -46,3 +46,15 @@ class BadFilter(AssistantError):
 
 class ConversationNotFound(AssistantError):
     """No stored conversation has that id (never created, or removed to keep the store bounded)."""
+
+
+class AnswerNotFound(AssistantError):
+    """No kept answer has that id (never shown, or removed to keep the feedback store small)."""
+
+
+class SlackUnavailable(AssistantError):
+    """Slack cannot be reached, or refused the app's tokens."""
+
+
+class EvaluationError(AssistantError):
+    """An evaluation cannot run as asked (bad questions file, unknown system, unreachable server)."""

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -35,6 +35,7 @@ import numpy as np
 
 from assistant import records
 from assistant import terms as terms_module
+from assistant.database import transaction
 from assistant.records import Chunk, DocumentInfo, Letter
 from assistant.terms import terms
 
@@ -315,16 +316,8 @@ class Index:
         return hits
 
     # -- internals ---------------------------------------------------------------------------------
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self._db_path, timeout=30)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db_path)
 
     def _published(self) -> None:
         """Publish after a write, or within a batch when a rebuild has become cheap relative to the wait."""

@@ -178,6 +178,23 @@ class Answer:
     note: str | None = None
     passages: tuple[Passage, ...] = field(default=(), compare=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as plain JSON-ready data, without its passages (stores keep what was shown)."""
+        return {
+            "answer": self.answer,
+            "grounded": self.grounded,
+            "citations": [asdict(c) for c in self.citations],
+            "support": self.support,
+            "mode": self.mode,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """Inverse of `to_dict()`."""
+        citations = tuple(Citation(**{**c, "principles": tuple(c["principles"])}) for c in data["citations"])
+        return cls(**{**data, "citations": citations})
+
 
 @dataclass(frozen=True)
 class DocumentInfo:
@@ -427,3 +444,29 @@ class Resolution:
     query: str
     alternative: str | None = None
     section: str | None = None
+
+
+# -- answers shown, and what people thought of them ----------------------------------------------------
+@dataclass(frozen=True)
+class ShownAnswer:
+    """An answer as it was shown to someone (in Slack): kept so that its quotes can be revealed later
+    and so that feedback on it can be reviewed with the question it answered."""
+
+    id: str
+    question: str
+    resolved: str
+    answer: Answer
+    asker: str
+    channel: str
+    via: str  # "mention", "dm" or "slash"
+    created: float
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One person's verdict on a shown answer (the latest, if they changed their mind)."""
+
+    shown: ShownAnswer
+    user: str
+    helpful: bool
+    created: float

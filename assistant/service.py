@@ -1,5 +1,5 @@
-"""The `Assistant` facade: ingest, search, ask, chat, documents, letters and outlines. The only thing
-entry points call."""
+"""The `Assistant` facade: ingest, search, ask, chat, documents, letters, outlines and feedback. The only
+thing entry points call."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ from assistant.embeddings import Embedder
 from assistant.errors import (
     BadFilter,
     BadQuestion,
+    ConversationNotFound,
     DocumentNotFound,
     DocumentRejected,
     DocumentTooLarge,
     LetterNotFound,
     NotALetter,
 )
+from assistant.feedback import FeedbackStore
 from assistant.index import Index
 from assistant.ingest.letters import normalise_reference
 from assistant.ingest.pipeline import (
@@ -51,10 +53,12 @@ from assistant.records import (
     ChatReply,
     Chunk,
     DocumentInfo,
+    Feedback,
     IngestReport,
     Letter,
     Outline,
     Passage,
+    ShownAnswer,
     Skipped,
     Turn,
     name_words,
@@ -77,6 +81,7 @@ class Assistant:
         self._embedder = embedder
         self._index = index
         self._conversations: ConversationStore | None = None
+        self._feedback: FeedbackStore | None = None
         self._llm: LLMAnswerer | None = None
         self._load_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
@@ -127,6 +132,18 @@ class Assistant:
                         max_conversations=self.settings.chat_max_conversations,
                     )
         return self._conversations
+
+    @property
+    def feedback_store(self) -> FeedbackStore:
+        """Answers shown in Slack and feedback on them (`<index_dir>/feedback.sqlite3`), opened on
+        first use."""
+        if self._feedback is None:
+            with self._load_lock:
+                if self._feedback is None:
+                    self._feedback = FeedbackStore(
+                        self.settings.index_dir / "feedback.sqlite3", self.settings.slack_answers_kept
+                    )
+        return self._feedback
 
     @property
     def llm(self) -> LLMAnswerer | None:
@@ -285,13 +302,20 @@ class Assistant:
 
     # -- conversations -------------------------------------------------------------------------------
     def chat(
-        self, message: str, conversation_id: str | None = None, filters: Filters = NO_FILTERS
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        filters: Filters = NO_FILTERS,
+        *,
+        create: bool = False,
     ) -> ChatReply:
         """Answer `message` within a conversation (a new one when `conversation_id` is None): a follow-up
-        is first rewritten into a standalone question from the previous turn, then answered like `ask`."""
+        is first rewritten into a standalone question from the previous turn, then answered like `ask`.
+        With `create`, an unknown `conversation_id` starts a conversation under that id: for entry points
+        that name conversations themselves (a Slack thread)."""
         message = self._checked(message)
         filters = self.checked_filters(filters)
-        history = self.conversations.turns(conversation_id) if conversation_id else ()
+        history = self._history(conversation_id, create)
         conversation_id = conversation_id or new_conversation_id()
         resolution = resolve(message, history[-1] if history else None)
         resolved, answer = resolution.query, None
@@ -313,6 +337,16 @@ class Assistant:
         turn = Turn(message, resolved, answer, topic, find_principles(resolved))
         self.conversations.append(conversation_id, turn)
         return ChatReply(conversation_id, message, resolved, answer)
+
+    def _history(self, conversation_id: str | None, create: bool) -> tuple[Turn, ...]:
+        if not conversation_id:
+            return ()
+        try:
+            return self.conversations.turns(conversation_id)
+        except ConversationNotFound:
+            if create:
+                return ()
+            raise
 
     def chat_stream(
         self, message: str, conversation_id: str | None = None, filters: Filters = NO_FILTERS
@@ -361,6 +395,11 @@ class Assistant:
             filters = replace(filters, reference=self.letter(filters.reference).reference)
         return filters
 
+    def checked_question(self, text: str) -> str:
+        """`text` stripped, or `BadQuestion` when it is empty or too long: for entry points that must
+        refuse at once and answer later (Slack's slash command acknowledges within three seconds)."""
+        return self._checked(text)
+
     def _checked(self, text: str) -> str:
         text = (text or "").strip()
         if not text:
@@ -371,6 +410,26 @@ class Assistant:
             limit = self.settings.max_question_chars
             raise BadQuestion(f"the question is {len(text)} characters long; the limit is {limit}")
         return text
+
+    # -- answers shown and feedback -------------------------------------------------------------------------
+    def keep_answer(
+        self, question: str, answer: Answer, asker: str, channel: str, via: str, resolved: str | None = None
+    ) -> ShownAnswer:
+        """Remember an answer about to be shown (`via` "mention", "dm" or "slash"), so that its quotes can
+        be revealed later and feedback on it recorded with the question."""
+        return self.feedback_store.keep(question, resolved or question, answer, asker, channel, via)
+
+    def shown_answer(self, answer_id: str) -> ShownAnswer:
+        """A kept answer by the id its message carries."""
+        return self.feedback_store.shown(answer_id)
+
+    def rate_answer(self, answer_id: str, user: str, helpful: bool) -> Feedback:
+        """Record that `user` found an answer helpful or not (their latest click counts)."""
+        return self.feedback_store.rate(answer_id, user, helpful)
+
+    def feedback(self) -> list[Feedback]:
+        """Every recorded verdict with its question and answer, oldest first."""
+        return self.feedback_store.feedback()
 
     # -- documents -----------------------------------------------------------------------------------
     def documents(self) -> tuple[DocumentInfo, ...]:
