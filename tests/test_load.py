@@ -14,6 +14,7 @@ from conftest import LiveServer, make_assistant
 from pydantic import SecretStr
 
 from assistant.api import create_app
+from assistant.embeddings import Embedder
 from bench.load import run_load
 
 CLIENTS, SECONDS = 20, 10.0
@@ -71,8 +72,11 @@ async def watch(url: str, stop_at: float) -> tuple[list[str], int]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, embedder):
-    assistant = make_assistant(tmp_path_factory.mktemp("load"), embedder, admin_key=SecretStr("admin-key"))
+def server(tmp_path_factory):
+    """The server as `ungp serve` runs it: questions embedded through the ONNX export (the default)."""
+    folder = tmp_path_factory.mktemp("load")
+    embedder = Embedder("bundled", "onnx", folder / "models")
+    assistant = make_assistant(folder, embedder, admin_key=SecretStr("admin-key"))
     assistant.ingest()
     with LiveServer(create_app(assistant)) as live:
         yield live
