@@ -56,6 +56,8 @@ class SlackStandIn:
         self.calls: list[Call] = []
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
+        self.responses_open = threading.Event()  # cleared: response_url posts wait until it is set
+        self.responses_open.set()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,6 +98,7 @@ class SlackStandIn:
             headers.get("Content-Type", ""), raw
         )
         if path.startswith("/respond/"):
+            self.responses_open.wait(timeout=30)
             self.record(Call("respond", params, path, at, headers, "ok"))
             return 200, "ok"
         method = path.removeprefix("/api/")
