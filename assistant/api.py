@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -477,6 +478,14 @@ def mount_slack(app: FastAPI, assistant: Assistant) -> None:
     log.info("Slack HTTP mode is on: answering Slack at /slack/events")
 
 
+def _warm_sentences(service: Assistant) -> None:
+    try:
+        count = service.warm_sentences()
+        log.info("embedded %d corpus sentences ahead of questions", count)
+    except Exception:  # a cache warm-up must never take the server down
+        log.exception("sentence warm-up failed; sentences will be embedded on first use")
+
+
 def create_app(assistant: Assistant | None = None) -> FastAPI:
     """The FastAPI app over `assistant` (built from the environment when not given)."""
     service = assistant or Assistant(Settings())
@@ -485,6 +494,9 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.warm_up)
+        # Sentence vectors are computed on first use; doing it now, off the request path, keeps the
+        # first questions as fast as the later ones. Serving starts at once.
+        threading.Thread(target=_warm_sentences, args=(service,), name="warm-sentences", daemon=True).start()
         syncing = None
         if settings.chroma_host and settings.chroma_sync_seconds > 0:
             syncing = asyncio.create_task(_keep_in_step(service, settings.chroma_sync_seconds))

@@ -97,7 +97,9 @@ def export(model: Any, model_dir: str, target: Path) -> None:
         )
     try:
         candidate = OnnxModel(partial, Path(model_dir), model.max_seq_length)
-        reference = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+        reference = model.encode(
+            list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         agreement = float(np.min(np.sum(candidate.encode(list(PROBES)) * reference, axis=1)))
         if agreement < MIN_AGREEMENT:
             raise RuntimeError(f"the ONNX export disagrees with torch (cosine {agreement:.6f})")

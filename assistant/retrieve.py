@@ -95,18 +95,21 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+def sentence_texts(chunk: Chunk) -> list[str]:
+    """The chunk's quotable sentences as they are compared with questions (on one line, labelled):
+    the texts whose vectors the embedder caches."""
+    spans = quotable_spans(chunk.text) or [(0, len(chunk.text))]
+    return [labelled(chunk, " ".join(chunk.text[a:b].split())) for a, b in spans]
+
+
 def best_sentence_similarity(chunks: list[Chunk], vector: np.ndarray, embedder: Embedder) -> list[float]:
     """For each chunk, the cosine between the question and its closest quotable sentence: a long
     paragraph answers a question through one sentence, which a whole-chunk vector blurs."""
-    spans = [[chunk.text[a:b] for a, b in quotable_spans(chunk.text)] or [chunk.text] for chunk in chunks]
-    texts = [
-        labelled(chunk, " ".join(s.split()))
-        for chunk, sentences in zip(chunks, spans, strict=True)
-        for s in sentences
-    ]
+    per_chunk = [sentence_texts(chunk) for chunk in chunks]
+    texts = [text for sentences in per_chunk for text in sentences]
     similarities = embedder.embed_cached(texts) @ vector if texts else np.zeros(0)
     best, offset = [], 0
-    for sentences in spans:
+    for sentences in per_chunk:
         best.append(float(similarities[offset : offset + len(sentences)].max()))
         offset += len(sentences)
     return best

@@ -63,12 +63,13 @@ from assistant.records import (
     Turn,
     name_words,
 )
-from assistant.retrieve import NO_FILTERS, Filters, retrieve
+from assistant.retrieve import NO_FILTERS, Filters, retrieve, sentence_texts
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 OUTLINE_DEPTH = 8  # annex passages retrieved per question before the outline keeps the relevant ones
 PIECE_CHARS = 40
+WARM_SENTENCES = 20_000  # sentences embedded in the background after start-up (~30 MB of vectors)
 
 
 class Assistant:
@@ -158,6 +159,16 @@ class Assistant:
         """Load model and index now, so the first question is not the slow one."""
         self.embedder.warm_up()
         _ = self.index.snapshot
+
+    def warm_sentences(self, limit: int = WARM_SENTENCES, batch: int = 64) -> int:
+        """Embed the corpus's sentences ahead of the questions that need them (answers are built from
+        sentence vectors, computed on first use): meant for a background thread after start-up. Stops at
+        `limit` sentences; returns how many it embedded."""
+        texts = list(dict.fromkeys(t for chunk in self.index.snapshot.chunks for t in sentence_texts(chunk)))
+        texts = texts[:limit]
+        for start in range(0, len(texts), batch):
+            self.embedder.embed_cached(texts[start : start + batch])
+        return len(texts)
 
     # -- ingest --------------------------------------------------------------------------------------
     def is_stale(self, corpus_dir: Path | None = None) -> bool:

@@ -94,3 +94,14 @@ def test_text_and_markdown_files_are_indexed(tmp_path, embedder):
     assert report.added == ("guide.txt",)
     chunk = assistant.search("GP 13", k=1)[0].chunk
     assert chunk.document == "guide.txt" and chunk.principles == (13,) and chunk.reference is None
+
+
+def test_warm_sentences_embeds_every_sentence_answers_use(tmp_path, embedder):
+    from assistant.retrieve import sentence_texts
+
+    assistant = make_assistant(tmp_path, embedder)
+    assistant.ingest()
+    wanted = {t for chunk in assistant.index.snapshot.chunks for t in sentence_texts(chunk)}
+    assert assistant.warm_sentences() == len(wanted) > 50
+    assert wanted <= set(embedder._cache)
+    assert assistant.warm_sentences(limit=3) == 3
