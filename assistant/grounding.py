@@ -1,10 +1,12 @@
 """Decide whether the corpus supports an answer, and say why not when it does not.
 
 A question can share its topic with the corpus while asking for a fact the corpus lacks. Besides the
-semantic closeness of the best sentence, four checks look for that gap: a Guiding Principle the corpus
-never quotes, a number or a date the chosen sentences do not contain, a distinctive word the corpus never
-uses, and what happened after a letter (replies, sanctions, verdicts), which letters cannot record.
-Thresholds were tuned on the "tune" half of eval/questions.jsonl only.
+semantic closeness of the best sentence and how much of the question's vocabulary the passages hold,
+general checks look for that gap: a Guiding Principle the corpus never quotes (or names only inside a
+range), a name or acronym the corpus never uses, a number, date or name the best sentences do not
+contain, and what happened after a letter (replies, sanctions, verdicts), which letters cannot record.
+Thresholds were tuned on the "tune" half of eval/questions.jsonl only; eval/holdout.jsonl measures how
+they carry over to questions nobody tuned on.
 """
 
 from __future__ import annotations
