@@ -4,7 +4,7 @@
 // and tries again. The key is kept in sessionStorage, so closing the tab forgets it.
 // A link cannot send a header, so links to the API (marked data-api-link: the PDFs, the Markdown download)
 // are fetched with the key when one is set, and opened or saved from a blob: URL; without a key they stay
-// plain links. Runs before app.js; uses its showStatus and detailOf when a link fails.
+// plain links. Runs before app.js; uses its showStatus, detailOf and UNREACHABLE when a link fails.
 "use strict";
 
 const KEY_STORAGE = "ungp.key";
