@@ -2,7 +2,8 @@
 and a cap on request bodies.
 
 It is one ASGI middleware in front of the whole app rather than a dependency on each route, so a route
-added later (or a mounted app) is protected without a line of its own; only `public_paths` are open.
+added later (or a mounted app) is protected without a line of its own; only `public_paths` and the chat
+page's shell (see `is_page_shell`) are open.
 """
 
 from __future__ import annotations
@@ -20,6 +21,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 PUBLIC_PATHS = frozenset({"/health", "/slack/events"})
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DOCUMENTS = "/documents"
+# The chat page's shell: `/` (index.html) and its files under /static/ (CSS, JavaScript). They hold no data,
+# and a browser must load them before the page can ask its user for the key.
+PAGE = "/"
+PAGE_FILES = "/static/"
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
+def is_page_shell(method: str, path: str) -> bool:
+    """True for reading the page itself: exactly `/`, or a file under `/static/` (never `/docs`, never
+    `/documents/...`, never a path that climbs out of /static/ with `..`)."""
+    if method not in READING_METHODS:
+        return False
+    if path == PAGE:
+        return True
+    if not path.startswith(PAGE_FILES):
+        return False
+    parts = path[len(PAGE_FILES) :].split("/")
+    return all(part not in ("", ".", "..") for part in parts)
 
 
 def is_document_change(method: str, path: str) -> bool:
@@ -100,7 +119,11 @@ class AccessGuard:
         self.limiter = RateLimiter(*policy.rate_limit, clock=clock) if policy.rate_limit else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.policy.public_paths:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in self.policy.public_paths
+            or is_page_shell(scope["method"], scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         refusal = self.refusal(scope)

@@ -69,6 +69,14 @@ def make_assistant(
     return Assistant(config, embedder=embedder)
 
 
+def reconfigured(assistant: Assistant, **settings: object) -> Assistant:
+    """`assistant`'s model and index with other settings (keys, limits), so a server that differs only in
+    its configuration needs no index of its own."""
+    return Assistant(
+        assistant.settings.model_copy(update=settings), embedder=assistant.embedder, index=assistant.index
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "indexes")

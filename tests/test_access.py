@@ -1,14 +1,20 @@
-"""Access control over a real socket: bearer keys on every route but /health (including routes added later),
-the admin key for document changes, the rate limit with Retry-After, the body cap, readable 422s."""
+"""Access control over a real socket: bearer keys on every route but /health and the chat page's shell
+(including routes added later), the admin key for document changes, the rate limit with Retry-After, the
+body cap, readable 422s."""
 
 from __future__ import annotations
 
+import re
+import socket
+
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import SAMPLE_NAME, LiveServer, reconfigured
+from fastapi.routing import APIRoute
 from pydantic import SecretStr
+from starlette.routing import Route
 
-from assistant.access import RateLimiter
+from assistant.access import RateLimiter, is_page_shell
 from assistant.api import create_app, validation_message
 from assistant.service import Assistant
 
@@ -18,10 +24,7 @@ PDF = b"%PDF-1.4 not really"
 
 def server_for(assistant: Assistant, **settings: object) -> LiveServer:
     """A live server over the session index with other settings (keys, limits)."""
-    configured = Assistant(
-        assistant.settings.model_copy(update=settings), embedder=assistant.embedder, index=assistant.index
-    )
-    app = create_app(configured)
+    app = create_app(reconfigured(assistant, **settings))
 
     @app.get("/added-later")
     def added_later() -> dict[str, str]:
@@ -45,7 +48,11 @@ def keyed(assistant):
     [
         ("POST", "/ask", {"question": "What does Guiding Principle 22 require?"}),
         ("POST", "/search", {"query": "remediation"}),
+        ("POST", "/chat/stream", {"message": "What does Guiding Principle 22 require?"}),
         ("GET", "/documents", None),
+        ("GET", f"/documents/{SAMPLE_NAME}/file", None),
+        ("GET", "/letters", None),
+        ("GET", "/letters/AL-OTH-170-2021/outline", None),
         ("GET", "/metrics", None),
         ("GET", "/openapi.json", None),
         ("GET", "/docs", None),
@@ -53,7 +60,7 @@ def keyed(assistant):
         ("GET", "/no-such-route", None),
     ],
 )
-def test_every_route_but_health_needs_the_api_key(keyed, method, path, body):
+def test_every_data_route_needs_the_api_key(keyed, method, path, body):
     url = keyed.url + path
     missing = httpx.request(method, url, json=body)
     assert missing.status_code == 401
@@ -70,6 +77,104 @@ def test_every_route_but_health_needs_the_api_key(keyed, method, path, body):
 
 def test_health_stays_open(keyed):
     assert httpx.get(keyed.url + "/health").json()["status"] == "ok"
+
+
+def raw_request(server: LiveServer, method: str, target: str) -> tuple[int, bytes]:
+    """Send the request line exactly as written (httpx would tidy `..` and `//` away); return the status
+    and the body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        request = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        connection.sendall(request.encode())
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "marker"),
+    [
+        ("GET", "/", b"<title>UNGP Assistant</title>"),
+        ("GET", "/static/app.js", b"use strict"),
+        ("GET", "/static/letters.js", b"use strict"),
+        ("GET", "/static/access.js", b"use strict"),
+        ("GET", "/static/style.css", b"{"),
+        ("HEAD", "/static/style.css", b""),
+    ],
+)
+def test_the_page_shell_loads_without_a_key(keyed, method, path, marker):
+    status, body = raw_request(keyed, method, path)
+    assert status == 200 and marker in body
+
+
+def test_a_missing_page_file_is_a_plain_404(keyed):
+    assert raw_request(keyed, "GET", "/static/no-such-file.js")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("POST", "/"),
+        ("PUT", "/static/app.js"),
+        ("DELETE", "/static/app.js"),
+        ("POST", "/static/app.js"),
+        ("GET", "/static"),
+        ("GET", "/static/"),
+        ("GET", "/static//app.js"),
+        ("GET", "/static/../documents"),
+        ("GET", "/static/%2e%2e/documents"),
+        ("GET", "/static/./app.js"),
+        ("GET", "/staticx/app.js"),
+        ("GET", "/index.html"),
+        ("GET", "//"),
+        ("GET", "/docs"),
+        ("GET", "/documents"),
+        ("GET", f"/documents/{SAMPLE_NAME}/file"),
+        ("GET", "/letters"),
+    ],
+)
+def test_near_misses_of_the_page_shell_need_the_key(keyed, method, target):
+    status, body = raw_request(keyed, method, target)
+    assert status == 401, body
+
+
+def test_exactly_the_page_and_health_routes_are_open(keyed):
+    """Every route of the app (each method, path parameters filled in), asked without a key: only the page
+    and /health answer, and /static is the only mount (its files are checked above). A route added later
+    is refused like the rest; if it is ever let through, this test names it."""
+    app = keyed.server.config.app
+    reached, mounts = set(), set()
+    for route in app.routes:
+        if not isinstance(route, APIRoute | Route):
+            mounts.add(route.path)
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", route.path)
+        for method in route.methods or ():
+            status, _ = raw_request(keyed, method, path)
+            if status != 401:
+                reached.add((method, route.path))
+    assert reached == {("GET", "/"), ("GET", "/health")}
+    assert mounts == {"/static"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "public"),
+    [
+        ("GET", "/", True),
+        ("HEAD", "/", True),
+        ("OPTIONS", "/", False),
+        ("GET", "/static/app.js", True),
+        ("GET", "/static/fonts/a.woff2", True),
+        ("GET", "/static/", False),
+        ("GET", "/static/a/../../documents", False),
+        ("GET", "/static", False),
+        ("GET", "/docs", False),
+        ("GET", "/documents/x.pdf/file", False),
+    ],
+)
+def test_is_page_shell(method, path, public):
+    assert is_page_shell(method, path) is public
 
 
 def test_document_changes_need_the_admin_key(keyed):

@@ -11,7 +11,16 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, SAMPLE_NAME, LiveServer, collapse, make_assistant, reference_text
+from conftest import (
+    ARTIFACTS,
+    SAMPLE_NAME,
+    LiveServer,
+    collapse,
+    make_assistant,
+    reconfigured,
+    reference_text,
+)
+from pydantic import SecretStr
 
 from assistant.api import create_app
 
@@ -372,3 +381,91 @@ def test_letters_empty_state_then_server_gone(page, tmp_path, embedder):
     alert.wait_for()
     assert alert.inner_text() == unreachable(server, ".")
     assert page.get_by_role("button", name="Try again").is_visible()
+
+
+# -- a server that needs an access key ------------------------------------------------------------------
+ACCESS_KEY = "page-key-2468"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(assistant):
+    with LiveServer(create_app(reconfigured(assistant, api_key=SecretStr(ACCESS_KEY)))) as server:
+        yield server
+
+
+def test_with_an_access_key(page, keyed_server):
+    page.goto(keyed_server.url)
+    assert page.title() == "UNGP Assistant"  # the page itself is open
+    key_form = page.get_by_role("form", name="Access to this server")
+    key_box = page.get_by_label("Access key", exact=True)
+    message = page.locator("#key-message")
+    assert key_form.is_hidden()
+
+    # asking without a key: the key form, focused; cancelling keeps the question in the box
+    page.get_by_label("Your question").fill(QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    key_form.wait_for()
+    assert message.inner_text() == "This server needs an access key"
+    assert key_box.get_attribute("type") == "password"
+    assert page.evaluate("document.activeElement.id") == "key-input"
+    page.keyboard.press("Escape")
+    assert key_form.is_hidden()
+    assert page.get_by_role("alert").inner_text() == (
+        "This server needs an access key; nothing was sent without it. Your question is still in the box."
+    )
+    assert page.locator(".turn").count() == 0
+    assert page.get_by_label("Your question").input_value() == QUESTION
+
+    # a wrong key is refused (and forgotten); the right one sends the question, once
+    page.get_by_role("button", name="Ask").click()
+    key_form.wait_for()
+    key_box.fill("not-the-key")
+    page.get_by_role("button", name="Use key").click()
+    page.wait_for_function("document.querySelector('#key-message').textContent === 'That key was refused'")
+    assert key_form.is_visible() and key_box.input_value() == ""
+    assert key_box.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "key-input"
+    assert page.evaluate("sessionStorage.getItem('ungp.key')") is None
+    screenshot(page, "key-refused.png")
+    key_box.fill(ACCESS_KEY)
+    key_box.press("Enter")
+    turn = page.locator(".turn").first
+    turn.locator(".answer:not(.streaming)").wait_for()
+    assert key_form.is_hidden() and page.locator(".turn").count() == 1
+    assert "cooperate in their remediation" in turn.locator(".answer-text").inner_text()
+    assert turn.locator(".cite").count() >= 1
+    assert page.evaluate("sessionStorage.getItem('ungp.key')") == ACCESS_KEY
+
+    # a source's PDF is fetched with the key and opened from a blob: URL, at the page
+    turn.get_by_role("button", name="Source 1: AL OTH 170/2021, page 6", exact=True).click()
+    link = turn.get_by_role("link", name="Open the document at page 6")
+    with (
+        page.expect_request(lambda request: request.url.endswith("/file")) as fetched,
+        page.context.expect_page() as opened,
+    ):
+        link.click()
+    assert fetched.value.all_headers()["authorization"] == f"Bearer {ACCESS_KEY}"
+    pdf = opened.value
+    pdf.wait_for_url(re.compile(rf"^blob:{re.escape(keyed_server.url)}/[0-9a-f-]+#page=6$"))
+    pdf.close()
+
+    # the Letters view uses the same key: the list, an outline, the Markdown download
+    page.get_by_role("navigation", name="Views").get_by_role("link", name="Letters").click()
+    page.locator(".letter-card").filter(has_text="AL OTH 170/2021").get_by_role("link").click()
+    open_sample_outline(page)
+    assert page.locator(".question-item").count() == 8
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download .md").click()
+    download = downloading.value
+    assert download.suggested_filename == f"{SLUG}-outline.md"
+    expected = page.request.get(
+        f"{keyed_server.url}/letters/{SLUG}/outline", headers={"Authorization": f"Bearer {ACCESS_KEY}"}
+    ).json()["markdown"]
+    assert Path(download.path()).read_text(encoding="utf-8") == expected
+    assert key_form.is_hidden() and page.get_by_role("alert").is_hidden()
+
+    # a reload keeps the key for this tab: the conversation comes back without asking again
+    page.goto(keyed_server.url)
+    page.locator(".turn .cite").first.wait_for()
+    assert key_form.is_hidden()
+    screenshot(page, "chat-with-key.png")

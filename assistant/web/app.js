@@ -1,6 +1,7 @@
 // The chat page: sends questions to POST /chat/stream, renders the streamed answer, and turns its [n]
 // markers into buttons that show the quote, document, reference, page and principles of each source.
-// Plain JavaScript, no build step, no third-party code: the page works offline.
+// Plain JavaScript, no build step, no third-party code: the page works offline. Every API call goes
+// through apiFetch (access.js), which sends the access key when the server wants one.
 "use strict";
 
 const STORAGE_KEY = "ungp.conversation";
@@ -175,6 +176,7 @@ function toggleSource(turn, panel, button, citation) {
   link.href = documentLink(citation);
   link.target = "_blank";
   link.rel = "noopener";
+  link.dataset.apiLink = "";
   panel.append(link);
   const close = el("button", "plain close", "Close");
   close.type = "button";
@@ -239,15 +241,16 @@ async function ask(message, retried = false) {
   const turn = addTurn(message);
   let response;
   try {
-    response = await fetch("/chat/stream", {
+    response = await apiFetch("/chat/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ message, conversation_id: state.conversationId || null }),
     });
   } catch (error) {
+    // not sent (no server, or no key): the question stays in the box for another try
     turn.item.remove();
     state.turns -= 1;
-    throw new Unreachable();
+    throw error;
   }
   if (!response.ok) {
     let body = null;
@@ -286,8 +289,6 @@ async function ask(message, retried = false) {
   return true;
 }
 
-class Unreachable extends Error {}
-
 async function submit(message) {
   message = message.trim();
   if (!message || state.busy) return;
@@ -297,7 +298,9 @@ async function submit(message) {
     const answered = await ask(message);
     if (answered) $("#message").value = "";
   } catch (error) {
-    showStatus(error instanceof Unreachable ? UNREACHABLE() : `Something went wrong: ${error.message}`);
+    if (error instanceof Unreachable) showStatus(UNREACHABLE());
+    else if (error instanceof KeyDeclined) showStatus(`${error.message} Your question is still in the box.`);
+    else showStatus(`Something went wrong: ${error.message}`);
   } finally {
     setBusy(false);
     $("#message").focus();
@@ -308,10 +311,10 @@ async function restore() {
   if (!state.conversationId) return;
   let response;
   try {
-    response = await fetch(`/chat/${encodeURIComponent(state.conversationId)}`);
+    response = await apiFetch(`/chat/${encodeURIComponent(state.conversationId)}`);
   } catch (error) {
-    showStatus(UNREACHABLE());
-    return;
+    if (error instanceof Unreachable) showStatus(UNREACHABLE());
+    return; // without the key the conversation stays stored, to be shown once a key is given
   }
   if (!response.ok) {
     rememberConversation(null);
@@ -333,7 +336,7 @@ function newConversation() {
   $("#intro").hidden = false;
   showStatus("");
   $("#message").focus();
-  if (id) fetch(`/chat/${encodeURIComponent(id)}`, { method: "DELETE" }).catch(() => {});
+  if (id) apiFetch(`/chat/${encodeURIComponent(id)}`, { method: "DELETE" }).catch(() => {});
 }
 
 document.addEventListener("DOMContentLoaded", () => {

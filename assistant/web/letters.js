@@ -1,8 +1,9 @@
 // The Letters view: lists the indexed letters (GET /letters) and shows a letter's response outline
 // (GET /letters/{slug}/outline): header facts, deadlines, each question with the Guiding Principles it
 // engages and the annex quotes behind the link, the facts alleged, and the outline as Markdown.
-// Runs after app.js and uses its helpers ($, el, showStatus, documentLink, detailOf, UNREACHABLE,
-// Unreachable). Every text from a letter goes in through textContent, never as HTML.
+// Runs after access.js and app.js and uses their helpers ($, el, showStatus, documentLink, detailOf,
+// UNREACHABLE, apiFetch, Unreachable, KeyDeclined). Every text from a letter goes in through textContent,
+// never as HTML.
 "use strict";
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -46,6 +47,7 @@ function pdfLink(document, page, text) {
   link.href = documentLink({ document, page });
   link.target = "_blank";
   link.rel = "noopener";
+  link.dataset.apiLink = "";
   return link;
 }
 
@@ -73,12 +75,7 @@ function section(title, className) {
 
 // -- talking to the server ----------------------------------------------------------------------------
 async function getJSON(url) {
-  let response;
-  try {
-    response = await fetch(url, { headers: { Accept: "application/json" } });
-  } catch (error) {
-    throw new Unreachable();
-  }
+  const response = await apiFetch(url, { headers: { Accept: "application/json" } });
   let body = null;
   try { body = await response.json(); } catch (error) { body = null; }
   if (!response.ok) throw new ServerRefused(detailOf(body, response.status));
@@ -87,7 +84,7 @@ async function getJSON(url) {
 
 function failureText(error) {
   if (error instanceof Unreachable) return UNREACHABLE("");
-  if (error instanceof ServerRefused) return error.message;
+  if (error instanceof ServerRefused || error instanceof KeyDeclined) return error.message;
   return `Something went wrong: ${error.message}`;
 }
 
