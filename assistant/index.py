@@ -125,6 +125,7 @@ class Index:
         with self._db() as db:
             db.executescript(SCHEMA)
             self._add_letter_column(db)
+            self._check_chunking(db)
             if "terms" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
                 db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")  # indexes built before the cache
             if db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0:  # nothing stored by older code
@@ -372,6 +373,18 @@ class Index:
         if "letter" not in columns:
             db.execute("ALTER TABLE documents ADD COLUMN letter TEXT")
             db.execute("UPDATE documents SET sha256 = ''")
+
+    @staticmethod
+    def _check_chunking(db: sqlite3.Connection) -> None:
+        """An index whose chunks an older version of ingest made forgets its stored hashes, so the next
+        ingest re-reads every document with the current code (and `ungp serve` sees the index as stale)."""
+        row = db.execute("SELECT value FROM settings WHERE key = 'chunking'").fetchone()
+        if row is None or row[0] != records.CHUNKING_VERSION:
+            db.execute("UPDATE documents SET sha256 = ''")
+            db.execute(
+                "INSERT OR REPLACE INTO settings(key, value) VALUES ('chunking', ?)",
+                (records.CHUNKING_VERSION,),
+            )
 
     def _vector_ids(self, name: str) -> set[str]:
         """Every vector Chroma holds for document `name`, whichever write left it there."""

@@ -10,6 +10,8 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 SECTIONS = ("body", "questions", "annex")
+# Bump when ingest makes different chunks from the same file: indexes built before re-read every document.
+CHUNKING_VERSION = "1"
 PART_LABELS = {  # words people use for the parts of a letter that the text itself does not name
     "header": "letter header: sent by the mandates, reference number, date sent, addressed to",
     "signatures": "signatures of the signatories: signed by",

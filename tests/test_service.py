@@ -84,6 +84,19 @@ def test_index_reopens_from_disk(tmp_path, embedder):
     assert reopened.search("Guiding Principle 15", k=1)[0].chunk.principles == (15,)
 
 
+def test_an_index_chunked_by_an_older_ingest_is_read_again(tmp_path, embedder, monkeypatch):
+    from assistant import records
+
+    make_assistant(tmp_path, embedder).ingest()
+    monkeypatch.setattr(records, "CHUNKING_VERSION", records.CHUNKING_VERSION + "-next")
+    upgraded = make_assistant(tmp_path, embedder, files=[])
+    assert upgraded.is_stale()
+    assert upgraded.search("Guiding Principle 15", k=1)[0].chunk.principles == (15,)  # usable meanwhile
+    report = upgraded.ingest()
+    assert report.updated == (SAMPLE_NAME,) and not upgraded.is_stale()
+    assert not make_assistant(tmp_path, embedder, files=[]).is_stale()
+
+
 def test_text_and_markdown_files_are_indexed(tmp_path, embedder):
     shutil.copy(SAMPLE_PDF, tmp_path / "x.pdf")
     assistant = make_assistant(tmp_path, embedder, files=[])
