@@ -181,6 +181,7 @@ REFUSALS = {
     "number": "The corpus does not give that figure.",
     "date": "The corpus does not give that date.",
     "name": "The corpus does not name that.",
+    "detail": "The corpus does not give that detail.",
     "aftermath": "The corpus holds the letters as they were sent; it does not record replies to them or "
     "what happened afterwards.",
 }

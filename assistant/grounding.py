@@ -3,10 +3,12 @@
 A question can share its topic with the corpus while asking for a fact the corpus lacks. Besides the
 semantic closeness of the best sentence and how much of the question's vocabulary the passages hold,
 general checks look for that gap: a Guiding Principle the corpus never quotes (or names only inside a
-range), a name or acronym the corpus never uses, a number, date or name the best sentences do not
-contain, and what happened after a letter (replies, sanctions, verdicts), which letters cannot record.
-Thresholds were tuned on the "tune" half of eval/questions.jsonl only; eval/holdout.jsonl measures how
-they carry over to questions nobody tuned on.
+range), a name or acronym the corpus never uses, a count, date, name or detail of a definite kind (a
+city, a job title, a document symbol) that the best sentences do not contain, and what happened after a
+letter (replies, sanctions, verdicts), which letters cannot record.
+Thresholds were tuned on the "tune" half of eval/questions.jsonl; the checks for missing facts were
+refined on the failures of the first two held-out sets, so eval/holdout3.jsonl, written after them,
+measures how they carry over to questions nobody tuned on.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ COVERAGE_WEIGHT = 0.3
 RARE_NAME_ZIPF = 4.0  # capitalised words rarer than this in general English (Zipf scale) are names
 
 NUMBER_QUESTION = re.compile(
-    r"\bhow\s+(many|much|long|often|quickly|soon|old)\b|\bwhat\s+(number|percentage|share|amount|sum|figure)\b",
+    r"\bhow\s+(many|much|long|often|quickly|soon|old)\b"
+    r"|\bwhat\s+(\w+\s+){0,2}?(numbers?|percentages?|share|amounts?|sums?|figures?)\b|\bthe\s+number\s+of\b",
     re.IGNORECASE,
 )
 DATE_QUESTION = re.compile(  # "when" asks for a date only where it opens a question, not as "know when"
@@ -43,6 +46,14 @@ NUMBER_ANSWER = re.compile(
 DATE_ANSWER = re.compile(
     r"\b\d{4}\b|\b\d+\s+(days?|weeks?|months?|years?)\b|\b(january|february|march|april|may|june|july|"
     r"august|september|october|november|december)\b|\b(immediate|immediately|near future|subsequently)\b",
+    re.IGNORECASE,
+)
+TIME_QUESTION = re.compile(
+    r"\bhow\s+(long|often|quickly|soon|old)\b|\b(hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE
+)
+NOT_A_COUNT = re.compile(  # numbers that date, time or label something: not the count a question asks for
+    r"\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"\s+\d{4}\b|https?://\S+|\b(19|20)\d{2}\b|\b\d+\s*(hours?|days?|weeks?|months?|years?)\b|\w*/[\w/]*\d+\w*",
     re.IGNORECASE,
 )
 WH_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
@@ -63,13 +74,44 @@ AFTERMATH = re.compile(  # outcomes a letter cannot record, unless the passages 
 )
 AFTER_THE_LETTER = re.compile(  # events after the letter, by anyone it was sent to
     r"\b(after|since|following|as a result of|in response to)\s+(receiving\s+|getting\s+)?"
-    r"(the|this|that|their|our|its)\s+(letter|communication)\b"
-    r"|\b(did|has|have|had|ever)\s+(\w+\s+){0,4}?(reply|respond|answer)\b"
+    r"(the|this|that|their|our|its)\s+(letter|communication)\b",
+    re.IGNORECASE,
+)
+DURATION_QUESTION = re.compile(r"\bhow\s+(long|soon|many\s+(days|weeks|months|years))\b", re.IGNORECASE)
+REPLIED = re.compile(  # whether and how anyone answered a letter
+    r"\b(did|has|have|had|ever)\s+(\w+\s+){0,4}?(reply|respond|answer)\b"
     r"|\b(did|has|have|had|was|were)\b.{0,30}\b\w+['’]s\s+(reply|response|answer)\b",
     re.IGNORECASE,
 )
-ADDRESSEE_SAID = re.compile(
-    r"\b(did|has|have|had)\b.{0,30}\b(say|said|state|stated|tell|told)\b", re.IGNORECASE
+ADDRESSEE_SAID = re.compile(  # what the addressee said or did in reaction to a letter
+    r"\bdid\b.{0,30}\b(say|state|tell|ask\s+for|request|deny|admit|acknowledge|agree|refuse|reject|"
+    r"commit|promise|apologi[sz]e|cut\s+ties|terminate|stop|drop)\b"
+    r"|\b(has|have|had)\b.{0,30}\b(said|stated|told|asked\s+for|requested|denied|admitted|acknowledged|"
+    r"agreed|refused|rejected|committed|promised|apologi[sz]ed|terminated|stopped|dropped)\b",
+    re.IGNORECASE,
+)
+# Nouns that ask for a detail of a definite kind ("which cities", "his position", "the document symbol"):
+# the best sentences must hold the noun itself or, for some kinds, what such a detail looks like.
+DETAIL_NOUNS = (
+    "city cities town towns province provinces village villages address addresses headquarters "
+    "position title job salary salaries wage wages price prices fee fees symbol symbols url urls link links "
+    "website websites email emails phone article articles clause clauses product products "
+    "device devices brand brands supplier suppliers subsidiary subsidiaries customer customers "
+    "format template newspaper newspapers outlet outlets ministry ministries department departments agency "
+    "agencies prefecture prefectures county counties"
+).split()
+DETAIL_LOOKS = {  # what a detail of that kind looks like when the sentence does not use the noun
+    "position title job": r"\b(chair(man|woman|person)?|president|chief|ceo|director|officer|manager|founder|"
+    r"secretary|head of)\b",
+    "symbol symbols url urls link links website websites": r"https?://|www\.|\b[A-Z]{1,3}/[A-Z]*/?\d+/\d+",
+    "article articles clause clauses": r"\b(article|art\.|clause)\s*\d+",
+}
+DETAIL_LEAD = re.compile(  # where a question names the kind of detail it wants
+    r"\b(which|what|whose)(\s+(is|are|was|were))?|\b(list|name)\s+(the|all|any)|\bis\s+there\s+(a|an|any)",
+    re.IGNORECASE,
+)
+DETAIL_SKIP = frozenset(
+    "of the a an or and our its their his her other exact specific particular actual main".split()
 )
 
 
@@ -109,20 +151,48 @@ def judge(
         return Judgement(False, support, f"unknown:{', '.join(unknown)}")
     several = len(WH_WORD.findall(question)) > 1
     best = " ".join(best_texts if several else best_texts[:1])
-    if NUMBER_QUESTION.search(question) and not NUMBER_ANSWER.search(best):
+    counted = best if TIME_QUESTION.search(question) else NOT_A_COUNT.sub(" ", best)
+    if NUMBER_QUESTION.search(question) and not NUMBER_ANSWER.search(counted):
         return Judgement(False, support, "number")
     if DATE_QUESTION.search(question) and not DATE_ANSWER.search(best):
         return Judgement(False, support, "date")
     if NAME_QUESTION.search(question) and not _names_beyond(" ".join(best_texts[:2]), question):
         return Judgement(False, support, "name")
+    detail = asked_detail(question)
+    if detail and not shows_detail(detail, " ".join(best_texts[:2])):
+        return Judgement(False, support, "detail")
     outcomes = [m.group(0) for m in AFTERMATH.finditer(question)]
     if (
         any(not _mentions(word, passages_text) for word in outcomes)
-        or AFTER_THE_LETTER.search(question)
+        or (AFTER_THE_LETTER.search(question) and not DURATION_QUESTION.search(question))
+        or REPLIED.search(question)
         or (ADDRESSEE_SAID.search(question) and _about_addressee(question, snapshot))
     ):
         return Judgement(False, support, "aftermath")
     return Judgement(True, support)
+
+
+def asked_detail(question: str) -> str | None:
+    """The kind of detail the question asks for, when it is one of DETAIL_NOUNS and stands in the
+    question's lead ("In which cities ...", "What is Mr. Li's position ...", "list the suppliers")."""
+    for lead in DETAIL_LEAD.finditer(question):
+        for word in re.findall(r"[\w’'-]+", question[lead.end() :])[:6]:
+            lower = word.lower()
+            if lower in DETAIL_NOUNS:
+                return lower
+            if lower in DETAIL_SKIP or lower.endswith(("'s", "’s")) or word[0].isupper():
+                continue
+            if lower in STOPWORDS:
+                break
+    return None
+
+
+def shows_detail(noun: str, text: str) -> bool:
+    """The text uses the noun (any form) or holds something that looks like that kind of detail."""
+    if set(terms(noun)) & set(terms(text)):
+        return True
+    looks = next((pattern for nouns, pattern in DETAIL_LOOKS.items() if noun in nouns.split()), None)
+    return bool(looks and re.search(looks, text, re.IGNORECASE))
 
 
 def unknown_words(question: str, snapshot: Snapshot) -> list[str]:

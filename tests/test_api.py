@@ -21,6 +21,9 @@ QUESTIONS = [
     ("What were the workers allegedly forced to attend in the workplace?", 2, None),
     ("How many workers were allegedly transferred out of Xinjiang between 2017 and 2019?", 2, None),
     ("Which Human Rights Council resolution endorsed the Guiding Principles?", 6, None),
+    ("Who is the letter addressed to?", 1, None),
+    ("What does question 5 ask about our suppliers?", 4, None),
+    ("How many days after the letter will it be made public?", 4, None),
 ]
 
 
@@ -59,6 +62,11 @@ def test_ask_cites_the_right_page_and_principle_with_verbatim_quotes(http, quest
         "What is the capital of Australia?",
         "Give me a recipe for chocolate cake",
         "What does Guiding Principle 17 say?",
+        # the topic is in the letter, the detail asked for is not
+        "In which town is the training centre located?",
+        "What is the job title of the letter's addressee?",
+        "Which of our products are linked to the allegations?",
+        "How many police are stationed at the factories?",  # "24 hours per day" is not a count
     ],
 )
 def test_unsupported_questions_are_not_grounded(http, question):

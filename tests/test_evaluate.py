@@ -24,9 +24,7 @@ GATE = {
     "citation_validity": (">=", 1.0),
     "principle_accuracy": (">=", 0.95),
     "key_fact_coverage": (">=", 0.85),
-    # Issue 3 asks for 0.85. Measured: 0.829 on this set, 0.611 on the held-out set (README, Evaluation);
-    # not met. The gate holds the level reached so that it cannot slip back.
-    "refusal_accuracy": (">=", 0.80),
+    "refusal_accuracy": (">=", 0.85),
     "false_refusal": ("<=", 0.05),
 }
 NOT_LATENCY = [key for _, key, _ in reports.ROWS if not key.endswith("_ms")]
