@@ -7,8 +7,8 @@ range), a name or acronym the corpus never uses, a count, date, name or detail o
 city, a job title, a document symbol) that the best sentences do not contain, and what happened after a
 letter (replies, sanctions, verdicts), which letters cannot record.
 Thresholds were tuned on the "tune" half of eval/questions.jsonl; the checks for missing facts were
-refined on the failures of the first two held-out sets, so eval/holdout3.jsonl, written after them,
-measures how they carry over to questions nobody tuned on.
+refined on the failures of the first two held-out sets, so eval/holdout3.jsonl and holdout4.jsonl,
+written after them, measure how they carry over to questions nobody tuned on.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pypdf import PdfReader
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / "eval" / "questions.jsonl"
 KINDS = {"principle", "letter-fact", "question-list", "procedure", "multi-hop"}
-SPLITS = {"tune", "test", "holdout", "holdout2", "holdout3"}
+SPLITS = {"tune", "test", "holdout", "holdout2", "holdout3", "holdout4"}
 PRINCIPLES = {13, 15, 19, 20, 22, *range(25, 32)}  # the principles the letter quotes or names
 FIELDS: dict[str, type] = {
     "id": str,
