@@ -94,14 +94,14 @@ ADDRESSEE_SAID = re.compile(  # what the addressee said or did in reaction to a 
 # the best sentences must hold the noun itself or, for some kinds, what such a detail looks like.
 DETAIL_NOUNS = (
     "city cities town towns province provinces village villages address addresses headquarters "
-    "position title job salary salaries wage wages price prices fee fees symbol symbols url urls link links "
+    "title job salary salaries wage wages price prices fee fees symbol symbols url urls link links "
     "website websites email emails phone article articles clause clauses product products "
     "device devices brand brands supplier suppliers subsidiary subsidiaries customer customers "
     "format template newspaper newspapers outlet outlets ministry ministries department departments agency "
     "agencies prefecture prefectures county counties"
 ).split()
 DETAIL_LOOKS = {  # what a detail of that kind looks like when the sentence does not use the noun
-    "position title job": r"\b(chair(man|woman|person)?|president|chief|ceo|director|officer|manager|founder|"
+    "title job": r"\b(chair(man|woman|person)?|president|chief|ceo|director|officer|manager|founder|"
     r"secretary|head of)\b",
     "symbol symbols url urls link links website websites": r"https?://|www\.|\b[A-Z]{1,3}/[A-Z]*/?\d+/\d+",
     "article articles clause clauses": r"\b(article|art\.|clause)\s*\d+",
@@ -174,7 +174,7 @@ def judge(
 
 def asked_detail(question: str) -> str | None:
     """The kind of detail the question asks for, when it is one of DETAIL_NOUNS and stands in the
-    question's lead ("In which cities ...", "What is Mr. Li's position ...", "list the suppliers")."""
+    question's lead ("In which cities ...", "What is Mr. Li's job title ...", "list the suppliers")."""
     for lead in DETAIL_LEAD.finditer(question):
         for word in re.findall(r"[\w’'-]+", question[lead.end() :])[:6]:
             lower = word.lower()

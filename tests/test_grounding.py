@@ -12,7 +12,7 @@ from assistant.grounding import asked_detail, shows_detail
     ("question", "detail"),
     [
         ("In which cities are the factories?", "cities"),
-        ("What is Mr. Li Zixue's position at ZTE?", "position"),
+        ("What is Mr. Li Zixue's job title at ZTE?", "job"),
         ("What is the UN document symbol of the 2018 report?", "symbol"),
         ("which of ztes suppliers are named?", "suppliers"),
         ("Is there a required format for the reply?", "format"),
@@ -22,6 +22,7 @@ from assistant.grounding import asked_detail, shows_detail
         ("Which question asks about training staff on suppliers?", None),
         ("Where are the factories?", None),
         ("What does the letter say about brands?", None),
+        ("What position does the annex take on remediation?", None),  # a stance, not a post
     ],
 )
 def test_asked_detail(question, detail):
@@ -31,8 +32,8 @@ def test_asked_detail(question, detail):
 def test_a_detail_shows_by_its_noun_or_by_its_look():
     assert shows_detail("suppliers", "requirements that reach down to your supplier base")
     assert not shows_detail("suppliers", "the supply chains of companies")
-    assert shows_detail("position", "Mr. Li Zixue, Chairman of the Board")
-    assert not shows_detail("position", "Dear Mr. Li Zixue,")
+    assert shows_detail("title", "Mr. Li Zixue, Chairman of the Board")
+    assert not shows_detail("title", "Dear Mr. Li Zixue,")
     assert shows_detail("symbol", "See A/73/163 for the report")
     assert shows_detail("articles", "as set out in article 18 of the Covenant")
     assert not shows_detail("cities", "inside and outside Xinjiang")
