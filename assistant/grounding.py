@@ -90,11 +90,11 @@ ADDRESSEE_SAID = re.compile(  # what the addressee said or did in reaction to a 
     r"agreed|refused|rejected|committed|promised|apologi[sz]ed|terminated|stopped|dropped)\b",
     re.IGNORECASE,
 )
-# Nouns that ask for a detail of a definite kind ("which cities", "his position", "the document symbol"):
+# Nouns that ask for a detail of a definite kind ("which cities", "his job title", "the document symbol"):
 # the best sentences must hold the noun itself or, for some kinds, what such a detail looks like.
 DETAIL_NOUNS = (
     "city cities town towns province provinces village villages address addresses headquarters "
-    "title job salary salaries wage wages price prices fee fees symbol symbols url urls link links "
+    "title job salary salaries wage wages price prices fee fees symbol symbols url urls "
     "website websites email emails phone article articles clause clauses product products "
     "device devices brand brands supplier suppliers subsidiary subsidiaries customer customers "
     "format template newspaper newspapers outlet outlets ministry ministries department departments agency "
@@ -103,7 +103,7 @@ DETAIL_NOUNS = (
 DETAIL_LOOKS = {  # what a detail of that kind looks like when the sentence does not use the noun
     "title job": r"\b(chair(man|woman|person)?|president|chief|ceo|director|officer|manager|founder|"
     r"secretary|head of)\b",
-    "symbol symbols url urls link links website websites": r"https?://|www\.|\b[A-Z]{1,3}/[A-Z]*/?\d+/\d+",
+    "symbol symbols url urls website websites": r"https?://|www\.|\b[A-Z]{1,3}/[A-Z]*/?\d+/\d+",
     "article articles clause clauses": r"\b(article|art\.|clause)\s*\d+",
 }
 DETAIL_LEAD = re.compile(  # where a question names the kind of detail it wants
