@@ -43,17 +43,15 @@ NUMBER_ANSWER = re.compile(
     r"sixty|hundred|thousand|million|dozens?|several)\b",
     re.IGNORECASE,
 )
+MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+TIME_UNIT = r"(hours?|days?|weeks?|months?|years?)"
 DATE_ANSWER = re.compile(
-    r"\b\d{4}\b|\b\d+\s+(days?|weeks?|months?|years?)\b|\b(january|february|march|april|may|june|july|"
-    r"august|september|october|november|december)\b|\b(immediate|immediately|near future|subsequently)\b",
+    rf"\b\d{{4}}\b|\b\d+\s+{TIME_UNIT}\b|\b{MONTH}\b|\b(immediate|immediately|near future|subsequently)\b",
     re.IGNORECASE,
 )
-TIME_QUESTION = re.compile(
-    r"\bhow\s+(long|often|quickly|soon|old)\b|\b(hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE
-)
+TIME_QUESTION = re.compile(rf"\bhow\s+(long|often|quickly|soon|old)\b|\b{TIME_UNIT}\b", re.IGNORECASE)
 NOT_A_COUNT = re.compile(  # numbers that date, time or label something: not the count a question asks for
-    r"\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|november|december)"
-    r"\s+\d{4}\b|https?://\S+|\b(19|20)\d{2}\b|\b\d+\s*(hours?|days?|weeks?|months?|years?)\b|\w*/[\w/]*\d+\w*",
+    rf"\b\d{{1,2}}\s+{MONTH}\s+\d{{4}}\b|https?://\S+|\b(19|20)\d{{2}}\b|\b\d+\s*{TIME_UNIT}\b|\w*/[\w/]*\d+\w*",
     re.IGNORECASE,
 )
 WH_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
